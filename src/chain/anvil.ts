@@ -1,0 +1,158 @@
+import { type ChildProcess, spawn } from 'node:child_process'
+import { createRequire } from 'node:module'
+import { dirname, join } from 'node:path'
+import { BaseError } from '../errors.ts'
+
+const require = createRequire(import.meta.url)
+
+export class AnvilError extends BaseError {
+  override name = 'AnvilError'
+}
+
+/** Path of the anvil binary shipped by the `@foundry-rs/anvil-<platform>` npm package. */
+export function anvilBinary(): string {
+  const arch = process.arch === 'x64' ? 'amd64' : process.arch
+  const pkg = `@foundry-rs/anvil-${process.platform}-${arch}`
+  try {
+    const root = dirname(require.resolve(`${pkg}/package.json`))
+    return join(root, 'bin', process.platform === 'win32' ? 'anvil.exe' : 'anvil')
+  } catch (cause) {
+    throw new AnvilError(`anvil is not installed for ${process.platform}-${process.arch}`, {
+      details: `the npm package ${pkg} is missing; run npm ci`,
+      cause,
+    })
+  }
+}
+
+export type StartAnvilParameters = {
+  /** Port on 127.0.0.1; 0 (default) lets the system pick a free one. */
+  port?: number
+  chainId?: number
+  /** Seconds between blocks; by default anvil mines one block per transaction. */
+  blockTime?: number
+  /** Extra command-line arguments. */
+  args?: string[]
+  /** Milliseconds to wait for anvil to listen. */
+  timeoutMs?: number
+}
+
+export type Anvil = {
+  rpcUrl: string
+  port: number
+  chainId: number
+  process: ChildProcess
+  /** Stops anvil and waits for it to exit. Safe to call more than once. */
+  stop(): Promise<void>
+}
+
+const running = new Set<ChildProcess>()
+let exitHookInstalled = false
+function installExitHook() {
+  if (exitHookInstalled) return
+  exitHookInstalled = true
+  // Never leave an anvil behind when the process that started it ends.
+  process.on('exit', () => {
+    for (const child of running) child.kill('SIGKILL')
+  })
+}
+
+/** Anvil's well-known development accounts (mnemonic "test test ... junk"). */
+export const ANVIL_PRIVATE_KEYS = [
+  '0xac0974bec39a17e36ba4a6b4d238ff944bacb478cbed5efcae784d7bf4f2ff80',
+  '0x59c6995e998f97a5a0044966f0945389dc9e86dae88c7a8412f4603b6b78690d',
+  '0x5de4111afa1a4b94908f83103eb1f1706367c2e68ca870fc3fb9a804cdab365a',
+  '0x7c852118294e51e653712a81e05800f419141751be58f605c371e15141b007a6',
+  '0x47e179ec197488593b187f80a00eb0da91f1b9d0b13f8733639f19c30a34926a',
+] as const
+
+/**
+ * Starts anvil on 127.0.0.1 and resolves once it accepts JSON-RPC. The returned `stop()` kills
+ * it; it is also killed when this process exits.
+ */
+export async function startAnvil(params: StartAnvilParameters = {}): Promise<Anvil> {
+  const chainId = params.chainId ?? 31337
+  const args = [
+    '--host',
+    '127.0.0.1',
+    '--port',
+    String(params.port ?? 0),
+    '--chain-id',
+    String(chainId),
+    '--accounts',
+    String(ANVIL_PRIVATE_KEYS.length),
+    ...(params.blockTime ? ['--block-time', String(params.blockTime)] : []),
+    ...(params.args ?? []),
+  ]
+  const child = spawn(anvilBinary(), args, { stdio: ['ignore', 'pipe', 'pipe'] })
+  running.add(child)
+  installExitHook()
+  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()))
+  exited.then(() => running.delete(child))
+
+  const stop = async () => {
+    if (child.exitCode === null && child.signalCode === null) child.kill('SIGTERM')
+    const timer = setTimeout(() => child.kill('SIGKILL'), 3000)
+    await exited
+    clearTimeout(timer)
+  }
+
+  let output = ''
+  try {
+    const port = await new Promise<number>((resolve, reject) => {
+      const timer = setTimeout(
+        () => reject(new AnvilError('anvil did not start in time', { details: output.slice(-2000) })),
+        params.timeoutMs ?? 15_000,
+      )
+      const onData = (chunk: Buffer) => {
+        output += chunk.toString()
+        const match = /Listening on 127\.0\.0\.1:(\d+)/.exec(output)
+        if (match) {
+          clearTimeout(timer)
+          resolve(Number(match[1]))
+        }
+      }
+      child.stdout.on('data', onData)
+      child.stderr.on('data', (chunk: Buffer) => {
+        output += chunk.toString()
+      })
+      child.once('error', (cause) => {
+        clearTimeout(timer)
+        reject(new AnvilError('anvil could not be started', { cause }))
+      })
+      child.once('exit', (code) => {
+        clearTimeout(timer)
+        reject(new AnvilError(`anvil exited with code ${code}`, { details: output.slice(-2000) }))
+      })
+    })
+    // Keep draining output so a full pipe never blocks anvil.
+    child.stdout.removeAllListeners('data')
+    child.stdout.resume()
+    child.stderr.resume()
+    const rpcUrl = `http://127.0.0.1:${port}`
+    await waitForRpc(rpcUrl, params.timeoutMs ?? 15_000)
+    return { rpcUrl, port, chainId, process: child, stop }
+  } catch (err) {
+    await stop()
+    throw err
+  }
+}
+
+async function waitForRpc(rpcUrl: string, timeoutMs: number): Promise<void> {
+  const deadline = Date.now() + timeoutMs
+  let last: unknown
+  while (Date.now() < deadline) {
+    try {
+      const res = await fetch(rpcUrl, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'eth_chainId', params: [] }),
+      })
+      if (res.ok) return
+      last = new Error(`HTTP ${res.status}`)
+    } catch (err) {
+      last = err
+    }
+    await new Promise((r) => setTimeout(r, 50))
+  }
+  throw new AnvilError('anvil did not answer JSON-RPC in time', { cause: last })
+}

@@ -1,0 +1,49 @@
+import { Command, CommanderError } from 'commander'
+import { BaseError } from '../errors.ts'
+import { deployCommand } from './deploy.ts'
+import { demoCommand } from './demo.ts'
+
+/** The `orakel` command line. Each command lives in its own module. */
+export function buildProgram(): Command {
+  const program = new Command('orakel')
+    .description('Orakel: a decentralized oracle network (Chainlink-compatible contracts and node)')
+    .version('0.1.0')
+    .showHelpAfterError()
+    .exitOverride()
+  program.addCommand(deployCommand())
+  program.addCommand(demoCommand())
+  return program
+}
+
+/** Prints an error for a person: the short message, then the details, never a stack. */
+export function printError(err: unknown): void {
+  if (err instanceof BaseError) {
+    console.error(`error: ${err.shortMessage}`)
+    for (const line of err.metaMessages ?? []) console.error(`  ${line}`)
+    if (err.details) console.error(`  ${err.details}`)
+    let cause = err.cause
+    while (cause) {
+      const message = cause instanceof BaseError ? cause.shortMessage : cause instanceof Error ? cause.message : String(cause)
+      console.error(`  caused by: ${message.split('\n')[0]}`)
+      cause = cause instanceof Error ? cause.cause : undefined
+    }
+  } else {
+    console.error(`error: ${err instanceof Error ? err.message : String(err)}`)
+  }
+}
+
+export async function main(argv: string[]): Promise<number> {
+  try {
+    await buildProgram().parseAsync(argv, { from: 'user' })
+    return 0
+  } catch (err) {
+    if (err instanceof CommanderError) return err.exitCode
+    printError(err)
+    return 1
+  }
+}
+
+
+if (import.meta.main) {
+  process.exitCode = await main(process.argv.slice(2))
+}
