@@ -2,7 +2,12 @@ import assert from 'node:assert/strict'
 import { after, before, describe, it } from 'node:test'
 import fc from 'fast-check'
 import { type Address, encodeAbiParameters, type Hex, parseEventLogs, toHex } from 'viem'
-import { LinkTokenAbi, OperatorAbi, PriceConsumerAbi, PriceConsumerBytecode } from '../../artifacts/abis.ts'
+import {
+  LinkTokenAbi,
+  OperatorAbi,
+  PriceConsumerAbi,
+  PriceConsumerBytecode,
+} from '../../artifacts/abis.ts'
 import {
   deployContract,
   deployTestCore,
@@ -45,16 +50,45 @@ const action: fc.Arbitrary<Action> = fc.oneof(
     arbitrary: fc.record({
       kind: fc.constant('fulfil' as const),
       pick: fc.nat(),
-      wrong: fc.constantFrom('none' as const, 'none' as const, 'payment' as const, 'sender' as const),
+      wrong: fc.constantFrom(
+        'none' as const,
+        'none' as const,
+        'payment' as const,
+        'sender' as const,
+      ),
     }),
   },
   { weight: 2, arbitrary: fc.record({ kind: fc.constant('cancel' as const), pick: fc.nat() }) },
-  { weight: 1, arbitrary: fc.record({ kind: fc.constant('warp' as const), seconds: fc.integer({ min: 1, max: 400 }) }) },
-  { weight: 2, arbitrary: fc.record({ kind: fc.constant('withdraw' as const), share: fc.double({ min: 0, max: 1.5, noNaN: true }) }) },
-  { weight: 1, arbitrary: fc.record({ kind: fc.constant('stray' as const), amount: fc.bigInt({ min: 1n, max: LINK }) }) },
+  {
+    weight: 1,
+    arbitrary: fc.record({
+      kind: fc.constant('warp' as const),
+      seconds: fc.integer({ min: 1, max: 400 }),
+    }),
+  },
+  {
+    weight: 2,
+    arbitrary: fc.record({
+      kind: fc.constant('withdraw' as const),
+      share: fc.double({ min: 0, max: 1.5, noNaN: true }),
+    }),
+  },
+  {
+    weight: 1,
+    arbitrary: fc.record({
+      kind: fc.constant('stray' as const),
+      amount: fc.bigInt({ min: 1n, max: LINK }),
+    }),
+  },
 )
 
-type Open = { requestId: Hex; payment: bigint; callbackFunctionId: Hex; expiration: bigint; v2: boolean }
+type Open = {
+  requestId: Hex
+  payment: bigint
+  callbackFunctionId: Hex
+  expiration: bigint
+  v2: boolean
+}
 
 describe('Operator accounting invariant (fast-check on anvil)', () => {
   let chain: TestChain
@@ -89,7 +123,11 @@ describe('Operator accounting invariant (fast-check on anvil)', () => {
           })
           const committed = open.reduce((sum, r) => sum + r.payment, 0n)
           assert.equal(withdrawable, earned, 'withdrawable differs from the model')
-          assert.equal(balance, withdrawable + committed + stray, 'balance != earned + committed + stray')
+          assert.equal(
+            balance,
+            withdrawable + committed + stray,
+            'balance != earned + committed + stray',
+          )
         }
 
         for (const a of actions) {
@@ -100,7 +138,11 @@ describe('Operator accounting invariant (fast-check on anvil)', () => {
               functionName: 'requestValue',
               args: [toHex('job', { size: 32 }), a.payment, 'http://x', 'p', 1n, a.v2],
             })
-            const [log] = parseEventLogs({ abi: OperatorAbi, logs: receipt.logs, eventName: 'OracleRequest' })
+            const [log] = parseEventLogs({
+              abi: OperatorAbi,
+              logs: receipt.logs,
+              eventName: 'OracleRequest',
+            })
             assert.ok(log)
             open.push({
               requestId: log.args.requestId,
@@ -112,7 +154,10 @@ describe('Operator accounting invariant (fast-check on anvil)', () => {
           } else if (a.kind === 'fulfil' && open.length > 0) {
             const i = a.pick % open.length
             const r = open[i]!
-            const data = encodeAbiParameters([{ type: 'bytes32' }, { type: 'uint256' }], [r.requestId, 5n])
+            const data = encodeAbiParameters(
+              [{ type: 'bytes32' }, { type: 'uint256' }],
+              [r.requestId, 5n],
+            )
             const call = {
               address: core.operator,
               abi: OperatorAbi,
@@ -180,7 +225,11 @@ describe('Operator accounting invariant (fast-check on anvil)', () => {
           await check()
         }
       }),
-      { numRuns: 12, seed: Number(process.env.FC_SEED ?? Date.now() % 2 ** 31), endOnFailure: true },
+      {
+        numRuns: 12,
+        seed: Number(process.env.FC_SEED ?? Date.now() % 2 ** 31),
+        endOnFailure: true,
+      },
     )
   })
 })

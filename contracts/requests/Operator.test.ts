@@ -8,9 +8,9 @@ import {
   type Hex,
   keccak256,
   parseEventLogs,
+  type TransactionReceipt,
   toFunctionSelector,
   toHex,
-  type TransactionReceipt,
 } from 'viem'
 import {
   BytesConsumerAbi,
@@ -115,7 +115,14 @@ describe('Operator', () => {
       address: core.operator,
       abi: OperatorAbi,
       functionName: 'fulfillOracleRequest2',
-      args: [r.requestId, r.payment, r.callbackAddr, r.callbackFunctionId, r.cancelExpiration, data],
+      args: [
+        r.requestId,
+        r.payment,
+        r.callbackAddr,
+        r.callbackFunctionId,
+        r.cancelExpiration,
+        data,
+      ],
     } as const
   }
 
@@ -147,7 +154,11 @@ describe('Operator', () => {
       assert.equal(await read(consumer, PriceConsumerAbi, 'isPending', [req.requestId]), true)
 
       const receipt = await send(chain.node, fulfil1(req, 301234n))
-      const responses = parseEventLogs({ abi: OperatorAbi, logs: receipt.logs, eventName: 'OracleResponse' })
+      const responses = parseEventLogs({
+        abi: OperatorAbi,
+        logs: receipt.logs,
+        eventName: 'OracleResponse',
+      })
       assert.equal(responses.length, 1)
       assert.equal(responses[0]?.args.requestId, req.requestId)
       const answers = parseEventLogs({
@@ -166,7 +177,10 @@ describe('Operator', () => {
         functionName: 'withdraw',
         args: [chain.stranger.account.address, PAYMENT],
       })
-      assert.equal(await linkBalance(chain, core.linkToken, chain.stranger.account.address), PAYMENT)
+      assert.equal(
+        await linkBalance(chain, core.linkToken, chain.stranger.account.address),
+        PAYMENT,
+      )
       assert.equal(await linkBalance(chain, core.linkToken, core.operator), 0n)
       assert.equal(await read(core.operator, OperatorAbi, 'withdrawable'), 0n)
     })
@@ -175,8 +189,14 @@ describe('Operator', () => {
       const req = await requestPrice(true)
       assert.equal(req.dataVersion, 2n)
       assert.equal(req.callbackAddr, consumer)
-      const data = encodeAbiParameters([{ type: 'bytes32' }, { type: 'uint256' }], [req.requestId, 42n])
-      const simulated = await chain.node.simulateContract({ ...fulfil2(req, data), account: chain.node.account })
+      const data = encodeAbiParameters(
+        [{ type: 'bytes32' }, { type: 'uint256' }],
+        [req.requestId, 42n],
+      )
+      const simulated = await chain.node.simulateContract({
+        ...fulfil2(req, data),
+        account: chain.node.account,
+      })
       assert.equal(simulated.result, true)
       await send(chain.node, fulfil2(req, data))
       assert.equal(await read(consumer, PriceConsumerAbi, 'latestAnswer'), 42n)
@@ -185,7 +205,10 @@ describe('Operator', () => {
 
     it('a v1 request may be answered through fulfillOracleRequest2, not the reverse', async () => {
       const v1 = await requestPrice(false)
-      const data = encodeAbiParameters([{ type: 'bytes32' }, { type: 'uint256' }], [v1.requestId, 7n])
+      const data = encodeAbiParameters(
+        [{ type: 'bytes32' }, { type: 'uint256' }],
+        [v1.requestId, 7n],
+      )
       await send(chain.node, fulfil2(v1, data))
       assert.equal(await read(consumer, PriceConsumerAbi, 'latestAnswer'), 7n)
 
@@ -210,18 +233,17 @@ describe('Operator', () => {
       const req = oracleRequestFrom(receipt)
       assert.equal(req.dataVersion, 2n)
       const value = toHex('a string longer than one word, to be sure it is not truncated anywhere')
-      const data = encodeAbiParameters([{ type: 'bytes32' }, { type: 'bytes' }], [req.requestId, value])
+      const data = encodeAbiParameters(
+        [{ type: 'bytes32' }, { type: 'bytes' }],
+        [req.requestId, value],
+      )
       await send(chain.node, fulfil2(req, data))
       assert.equal(await read(bytesConsumer, BytesConsumerAbi, 'latestValue'), value)
     })
   })
 
   describe('requests that are refused (nothing moves)', () => {
-    const rawRequest = (args: {
-      callback?: Address
-      nonce?: bigint
-      dataVersion?: bigint
-    }): Hex =>
+    const rawRequest = (args: { callback?: Address; nonce?: bigint; dataVersion?: bigint }): Hex =>
       encodeFunctionData({
         abi: OperatorAbi,
         functionName: 'oracleRequest',
@@ -285,7 +307,9 @@ describe('Operator', () => {
 
     it('a selector other than oracleRequest/operatorRequest', async () => {
       const data = `0xdeadbeef${'00'.repeat(300)}` as Hex
-      await expectRevert(chain.owner, transferAndCall(data), 'UnsupportedRequestSelector', ['0xdeadbeef'])
+      await expectRevert(chain.owner, transferAndCall(data), 'UnsupportedRequestSelector', [
+        '0xdeadbeef',
+      ])
     })
 
     it('data shorter than the selector needs', async () => {
@@ -298,13 +322,17 @@ describe('Operator', () => {
     it('malformed ABI words: dirty address, dirty selector, parameters out of bounds', async () => {
       const full = rawRequest({})
       const word = (i: number) => 10 + i * 64
-      const dirtyAddress = `${full.slice(0, word(3))}${'ff'.repeat(32)}${full.slice(word(4))}` as Hex
+      const dirtyAddress =
+        `${full.slice(0, word(3))}${'ff'.repeat(32)}${full.slice(word(4))}` as Hex
       await expectRevert(chain.owner, transferAndCall(dirtyAddress), 'MalformedRequestData', [3n])
-      const dirtySelector = `${full.slice(0, word(4))}${'11'.repeat(32)}${full.slice(word(5))}` as Hex
+      const dirtySelector =
+        `${full.slice(0, word(4))}${'11'.repeat(32)}${full.slice(word(5))}` as Hex
       await expectRevert(chain.owner, transferAndCall(dirtySelector), 'MalformedRequestData', [4n])
-      const badOffset = `${full.slice(0, word(7))}${toHex(4096n, { size: 32 }).slice(2)}${full.slice(word(8))}` as Hex
+      const badOffset =
+        `${full.slice(0, word(7))}${toHex(4096n, { size: 32 }).slice(2)}${full.slice(word(8))}` as Hex
       await expectRevert(chain.owner, transferAndCall(badOffset), 'MalformedRequestData', [7n])
-      const badLength = `${full.slice(0, word(8))}${toHex(1000n, { size: 32 }).slice(2)}${full.slice(word(9))}` as Hex
+      const badLength =
+        `${full.slice(0, word(8))}${toHex(1000n, { size: 32 }).slice(2)}${full.slice(word(9))}` as Hex
       await expectRevert(chain.owner, transferAndCall(badLength), 'MalformedRequestData', [7n])
     })
 
@@ -322,7 +350,12 @@ describe('Operator', () => {
       )
       await send(chain.owner, transferAndCall(rawRequest({ nonce: 9n })))
       const id = keccak256(encodePacked(['address', 'uint256'], [chain.owner.account.address, 9n]))
-      await expectRevert(chain.owner, transferAndCall(rawRequest({ nonce: 9n })), 'DuplicateRequest', [id])
+      await expectRevert(
+        chain.owner,
+        transferAndCall(rawRequest({ nonce: 9n })),
+        'DuplicateRequest',
+        [id],
+      )
       // Only the first request's payment reached the Operator.
       assert.equal(await linkBalance(chain, core.linkToken, core.operator), PAYMENT)
     })
@@ -352,14 +385,19 @@ describe('Operator', () => {
         { callbackFunctionId: '0x12345678' as Hex },
         { cancelExpiration: req.cancelExpiration + 1n },
       ]) {
-        await expectRevert(chain.node, fulfil1(req, 1n, wrong), 'RequestParamsMismatch', [req.requestId])
+        await expectRevert(chain.node, fulfil1(req, 1n, wrong), 'RequestParamsMismatch', [
+          req.requestId,
+        ])
       }
     })
 
     it('v2 data whose first word is not the request id', async () => {
       const req = await requestPrice(true)
       const other = encodeAbiParameters([{ type: 'bytes32' }, { type: 'uint256' }], [SPEC_ID, 1n])
-      await expectRevert(chain.node, fulfil2(req, other), 'ResponseIdMismatch', [req.requestId, SPEC_ID])
+      await expectRevert(chain.node, fulfil2(req, other), 'ResponseIdMismatch', [
+        req.requestId,
+        SPEC_ID,
+      ])
       await expectRevert(chain.node, fulfil2(req, '0x1234'), 'ResponseIdMismatch', [
         req.requestId,
         `0x${'00'.repeat(32)}`,
@@ -368,14 +406,23 @@ describe('Operator', () => {
 
     it('with too little gas left for the consumer', async () => {
       const req = await requestPrice()
-      await expectRevert(chain.node, { ...fulfil1(req, 1n), gas: 350_000n }, 'InsufficientGasForCallback')
+      await expectRevert(
+        chain.node,
+        { ...fulfil1(req, 1n), gas: 350_000n },
+        'InsufficientGasForCallback',
+      )
     })
 
     it('an answer to the consumer from anyone but the Operator', async () => {
       const req = await requestPrice()
       await expectRevert(
         chain.stranger,
-        { address: consumer, abi: PriceConsumerAbi, functionName: 'fulfill', args: [req.requestId, 5n] },
+        {
+          address: consumer,
+          abi: PriceConsumerAbi,
+          functionName: 'fulfill',
+          args: [req.requestId, 5n],
+        },
         'UnexpectedFulfiller',
         [req.requestId, core.operator, chain.stranger.account.address],
       )
@@ -394,7 +441,12 @@ describe('Operator', () => {
       await fundLink(chain, core.linkToken, hostile, LINK)
     })
     async function hostileRequest(mode: number): Promise<OpenRequest> {
-      await send(chain.owner, { address: hostile, abi: HostileConsumerAbi, functionName: 'setMode', args: [mode] })
+      await send(chain.owner, {
+        address: hostile,
+        abi: HostileConsumerAbi,
+        functionName: 'setMode',
+        args: [mode],
+      })
       const receipt = await send(chain.owner, {
         address: hostile,
         abi: HostileConsumerAbi,
@@ -408,7 +460,8 @@ describe('Operator', () => {
       assert.equal(receipt.status, 'success')
       assert.ok(receipt.gasUsed <= gas)
       assert.equal(
-        parseEventLogs({ abi: OperatorAbi, logs: receipt.logs, eventName: 'OracleResponse' }).length,
+        parseEventLogs({ abi: OperatorAbi, logs: receipt.logs, eventName: 'OracleResponse' })
+          .length,
         1,
       )
       assert.equal(await read(hostile, HostileConsumerAbi, 'answers'), 0n)
@@ -419,7 +472,10 @@ describe('Operator', () => {
 
     it('a reverting callback: the fulfilment stands, the operator is paid', async () => {
       const req = await hostileRequest(1)
-      const sim = await chain.node.simulateContract({ ...fulfil1(req, 9n), account: chain.node.account })
+      const sim = await chain.node.simulateContract({
+        ...fulfil1(req, 9n),
+        account: chain.node.account,
+      })
       assert.equal(sim.result, false)
       await fulfilWithLimit(req, 600_000n)
     })
@@ -461,10 +517,17 @@ describe('Operator', () => {
     it('before expiry is refused; after expiry refunds the requester', async () => {
       const before = await linkBalance(chain, core.linkToken, consumer)
       const req = await requestPrice()
-      await expectRevert(chain.owner, cancel(req), 'RequestNotExpired', [req.requestId, req.cancelExpiration])
+      await expectRevert(chain.owner, cancel(req), 'RequestNotExpired', [
+        req.requestId,
+        req.cancelExpiration,
+      ])
       await increaseTime(chain, 301)
       const receipt = await send(chain.owner, cancel(req))
-      const cancelled = parseEventLogs({ abi: OperatorAbi, logs: receipt.logs, eventName: 'CancelOracleRequest' })
+      const cancelled = parseEventLogs({
+        abi: OperatorAbi,
+        logs: receipt.logs,
+        eventName: 'CancelOracleRequest',
+      })
       assert.equal(cancelled[0]?.args.requestId, req.requestId)
       assert.equal(await linkBalance(chain, core.linkToken, consumer), before)
       assert.equal(await linkBalance(chain, core.linkToken, core.operator), 0n)
@@ -485,12 +548,9 @@ describe('Operator', () => {
         'RequestParamsMismatch',
         [req.requestId],
       )
-      await expectRevert(
-        chain.stranger,
-        { ...cancel(req) },
-        'NotOwner',
-        [chain.stranger.account.address],
-      )
+      await expectRevert(chain.stranger, { ...cancel(req) }, 'NotOwner', [
+        chain.stranger.account.address,
+      ])
     })
   })
 
@@ -507,28 +567,35 @@ describe('Operator', () => {
           functionName: 'withdraw',
           args: [chain.owner.account.address, amount],
         }) as const
-      await expectRevert(chain.owner, withdraw(PAYMENT + 1n), 'InsufficientWithdrawable', [PAYMENT + 1n, PAYMENT])
+      await expectRevert(chain.owner, withdraw(PAYMENT + 1n), 'InsufficientWithdrawable', [
+        PAYMENT + 1n,
+        PAYMENT,
+      ])
       await expectRevert(chain.stranger, withdraw(1n), 'NotOwner', [chain.stranger.account.address])
       await send(chain.owner, withdraw(PAYMENT))
       assert.equal(await linkBalance(chain, core.linkToken, core.operator), PAYMENT)
     })
 
     it('authorized senders are owner-managed and replaced as a set', async () => {
-      const set = (client: typeof chain.owner, senders: Address[]) =>
+      const set = (senders: Address[]) =>
         ({
           address: core.operator,
           abi: OperatorAbi,
           functionName: 'setAuthorizedSenders',
           args: [senders],
         }) as const
-      await expectRevert(chain.stranger, set(chain.stranger, [chain.stranger.account.address]), 'NotOwner')
+      await expectRevert(chain.stranger, set([chain.stranger.account.address]), 'NotOwner')
       await expectRevert(
         chain.owner,
-        set(chain.owner, ['0x0000000000000000000000000000000000000000']),
+        set(['0x0000000000000000000000000000000000000000']),
         'InvalidAuthorizedSender',
       )
-      const receipt = await send(chain.owner, set(chain.owner, [chain.outsider.account.address]))
-      const changed = parseEventLogs({ abi: OperatorAbi, logs: receipt.logs, eventName: 'AuthorizedSendersChanged' })
+      const receipt = await send(chain.owner, set([chain.outsider.account.address]))
+      const changed = parseEventLogs({
+        abi: OperatorAbi,
+        logs: receipt.logs,
+        eventName: 'AuthorizedSendersChanged',
+      })
       assert.deepEqual(changed[0]?.args, {
         senders: [chain.outsider.account.address],
         changedBy: chain.owner.account.address,
@@ -536,11 +603,14 @@ describe('Operator', () => {
       assert.deepEqual(await read(core.operator, OperatorAbi, 'getAuthorizedSenders'), [
         chain.outsider.account.address,
       ])
-      assert.equal(await read(core.operator, OperatorAbi, 'isAuthorizedSender', [chain.node.account.address]), false)
+      assert.equal(
+        await read(core.operator, OperatorAbi, 'isAuthorizedSender', [chain.node.account.address]),
+        false,
+      )
       const req = await requestPrice()
       await expectRevert(chain.node, fulfil1(req, 1n), 'UnauthorizedSender')
       await send(chain.outsider, fulfil1(req, 3n))
-      await send(chain.owner, set(chain.owner, []))
+      await send(chain.owner, set([]))
       assert.deepEqual(await read(core.operator, OperatorAbi, 'getAuthorizedSenders'), [])
     })
 
@@ -551,8 +621,16 @@ describe('Operator', () => {
         { ...owned, functionName: 'transferOwnership', args: [chain.stranger.account.address] },
         'NotOwner',
       )
-      await send(chain.owner, { ...owned, functionName: 'transferOwnership', args: [chain.stranger.account.address] })
-      await expectRevert(chain.outsider, { ...owned, functionName: 'acceptOwnership' }, 'NotPendingOwner')
+      await send(chain.owner, {
+        ...owned,
+        functionName: 'transferOwnership',
+        args: [chain.stranger.account.address],
+      })
+      await expectRevert(
+        chain.outsider,
+        { ...owned, functionName: 'acceptOwnership' },
+        'NotPendingOwner',
+      )
       assert.equal(await read(core.operator, OperatorAbi, 'owner'), chain.owner.account.address)
       await send(chain.stranger, { ...owned, functionName: 'acceptOwnership' })
       assert.equal(await read(core.operator, OperatorAbi, 'owner'), chain.stranger.account.address)

@@ -25,7 +25,9 @@ describe('wire compatibility of the ABIs', () => {
   }
 
   it('OracleRequest has the topic Chainlink nodes listen for', () => {
-    const event = OperatorAbi.find((i) => i.type === 'event' && i.name === 'OracleRequest') as AbiEvent
+    const event = OperatorAbi.find(
+      (i) => i.type === 'event' && i.name === 'OracleRequest',
+    ) as AbiEvent
     assert.equal(
       toEventSelector(event),
       toEventSelector(

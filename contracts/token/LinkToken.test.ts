@@ -51,7 +51,11 @@ describe('LinkToken', () => {
       'InsufficientAllowance',
       [alice, bob, 2n * LINK, 3n * LINK],
     )
-    await send(chain.outsider, { ...token(), functionName: 'transferFrom', args: [alice, bob, 2n * LINK] })
+    await send(chain.outsider, {
+      ...token(),
+      functionName: 'transferFrom',
+      args: [alice, bob, 2n * LINK],
+    })
     assert.equal(await read('allowance', [alice, bob]), 0n)
     assert.equal(await linkBalance(chain, link, alice), 3n * LINK)
     assert.equal(await linkBalance(chain, link, bob), 2n * LINK)
@@ -65,7 +69,12 @@ describe('LinkToken', () => {
 
   it('refuses the zero address and the token itself as recipients', async () => {
     for (const to of ['0x0000000000000000000000000000000000000000', link] as Address[]) {
-      await expectRevert(chain.owner, { ...token(), functionName: 'transfer', args: [to, 1n] }, 'InvalidRecipient', [to])
+      await expectRevert(
+        chain.owner,
+        { ...token(), functionName: 'transfer', args: [to, 1n] },
+        'InvalidRecipient',
+        [to],
+      )
       await expectRevert(
         chain.owner,
         { ...token(), functionName: 'transferAndCall', args: [to, 1n, '0x'] },

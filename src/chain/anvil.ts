@@ -100,7 +100,8 @@ export async function startAnvil(params: StartAnvilParameters = {}): Promise<Anv
   try {
     const port = await new Promise<number>((resolve, reject) => {
       const timer = setTimeout(
-        () => reject(new AnvilError('anvil did not start in time', { details: output.slice(-2000) })),
+        () =>
+          reject(new AnvilError('anvil did not start in time', { details: output.slice(-2000) })),
         params.timeoutMs ?? 15_000,
       )
       const onData = (chunk: Buffer) => {

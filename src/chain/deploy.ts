@@ -1,5 +1,10 @@
 import { type Abi, type Address, type ContractConstructorArgs, getAddress, type Hex } from 'viem'
-import { LinkTokenAbi, LinkTokenBytecode, OperatorAbi, OperatorBytecode } from '../../artifacts/abis.ts'
+import {
+  LinkTokenAbi,
+  LinkTokenBytecode,
+  OperatorAbi,
+  OperatorBytecode,
+} from '../../artifacts/abis.ts'
 import { BaseError } from '../errors.ts'
 import type { ChainClient } from './client.ts'
 

@@ -6,13 +6,13 @@ import assert from 'node:assert/strict'
 import {
   type Abi,
   type Address,
-  BaseError as ViemBaseError,
   ContractFunctionRevertedError,
   type Hex,
   type TransactionReceipt,
+  BaseError as ViemBaseError,
 } from 'viem'
 import * as abis from '../../artifacts/abis.ts'
-import { type Anvil, ANVIL_PRIVATE_KEYS, startAnvil } from './anvil.ts'
+import { ANVIL_PRIVATE_KEYS, type Anvil, startAnvil } from './anvil.ts'
 import { type ChainClient, createChainClient } from './client.ts'
 import { type CoreDeployment, deployCore } from './deploy.ts'
 
@@ -83,7 +83,10 @@ type WriteParameters = {
 }
 
 /** Sends a transaction, waits for it, and fails unless it succeeded. */
-export async function send(client: ChainClient, params: WriteParameters): Promise<TransactionReceipt> {
+export async function send(
+  client: ChainClient,
+  params: WriteParameters,
+): Promise<TransactionReceipt> {
   const hash = await client.writeContract({
     ...params,
     abi: [...params.abi, ...allErrorsAbi],

@@ -20,9 +20,15 @@ type DeployOptions = {
 
 export function deployCommand(): Command {
   return new Command('deploy')
-    .description('Deploy LinkToken and an Operator owned by the deploying key; prints their addresses as JSON')
+    .description(
+      'Deploy LinkToken and an Operator owned by the deploying key; prints their addresses as JSON',
+    )
     .requiredOption('--rpc-url <url>', 'JSON-RPC endpoint of the chain')
-    .addOption(new Option('--private-key-file <file>', 'file holding the deployer key (hex)').conflicts('keystore'))
+    .addOption(
+      new Option('--private-key-file <file>', 'file holding the deployer key (hex)').conflicts(
+        'keystore',
+      ),
+    )
     .addOption(new Option('--keystore <file>', 'Ethereum V3 JSON keystore of the deployer key'))
     .option(
       '--password-file <file>',
@@ -30,7 +36,8 @@ export function deployCommand(): Command {
     )
     .option('--chain-id <id>', 'refuse to deploy unless the RPC serves this chain id', (v) => {
       const n = Number(v)
-      if (!Number.isSafeInteger(n) || n <= 0) throw new UsageError(`--chain-id must be a positive integer, got ${v}`)
+      if (!Number.isSafeInteger(n) || n <= 0)
+        throw new UsageError(`--chain-id must be a positive integer, got ${v}`)
       return n
     })
     .option(
@@ -39,13 +46,18 @@ export function deployCommand(): Command {
     )
     .action(async (options: DeployOptions) => {
       const privateKey = options.keystore
-        ? await readKeystoreFile(options.keystore, await readPassword({ passwordFile: options.passwordFile }))
+        ? await readKeystoreFile(
+            options.keystore,
+            await readPassword({ passwordFile: options.passwordFile }),
+          )
         : options.privateKeyFile
           ? await readPrivateKeyFile(options.privateKeyFile)
           : undefined
-      if (!privateKey) throw new UsageError('give the deployer key with --private-key-file or --keystore')
+      if (!privateKey)
+        throw new UsageError('give the deployer key with --private-key-file or --keystore')
       const authorizedSenders: Address[] = (options.authorizedSender ?? []).map((a) => {
-        if (!isAddress(a, { strict: false })) throw new UsageError(`--authorized-sender ${a} is not an address`)
+        if (!isAddress(a, { strict: false }))
+          throw new UsageError(`--authorized-sender ${a} is not an address`)
         return getAddress(a)
       })
       const client = await createChainClient({

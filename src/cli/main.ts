@@ -1,7 +1,7 @@
 import { Command, CommanderError } from 'commander'
 import { BaseError } from '../errors.ts'
-import { deployCommand } from './deploy.ts'
 import { demoCommand } from './demo.ts'
+import { deployCommand } from './deploy.ts'
 
 /** The `orakel` command line. Each command lives in its own module. */
 export function buildProgram(): Command {
@@ -23,7 +23,12 @@ export function printError(err: unknown): void {
     if (err.details) console.error(`  ${err.details}`)
     let cause = err.cause
     while (cause) {
-      const message = cause instanceof BaseError ? cause.shortMessage : cause instanceof Error ? cause.message : String(cause)
+      const message =
+        cause instanceof BaseError
+          ? cause.shortMessage
+          : cause instanceof Error
+            ? cause.message
+            : String(cause)
       console.error(`  caused by: ${message.split('\n')[0]}`)
       cause = cause instanceof Error ? cause.cause : undefined
     }
@@ -42,7 +47,6 @@ export async function main(argv: string[]): Promise<number> {
     return 1
   }
 }
-
 
 if (import.meta.main) {
   process.exitCode = await main(process.argv.slice(2))

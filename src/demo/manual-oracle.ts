@@ -50,7 +50,8 @@ export async function observe(
 ): Promise<{ value: bigint; observed: string; params: Record<string, unknown> }> {
   const params = decodeDietCbor(hexToBytes(request.data))
   const url = params.get
-  if (typeof url !== 'string') throw new ManualOracleError('request parameter "get" must be a URL string')
+  if (typeof url !== 'string')
+    throw new ManualOracleError('request parameter "get" must be a URL string')
   const path = params.path
   if (typeof path !== 'string' && !Array.isArray(path)) {
     throw new ManualOracleError('request parameter "path" must be a string or a string array')
@@ -59,8 +60,10 @@ export async function observe(
     throw new ManualOracleError(`fetching ${url} failed`, { cause, retryable: true })
   })
   const body = await res.text()
-  if (!res.ok) throw new ManualOracleError(`${url} answered HTTP ${res.status}`, { retryable: true })
-  if (body.length > MAX_RESPONSE_BYTES) throw new ManualOracleError(`${url} answered more than 1 MiB`)
+  if (!res.ok)
+    throw new ManualOracleError(`${url} answered HTTP ${res.status}`, { retryable: true })
+  if (body.length > MAX_RESPONSE_BYTES)
+    throw new ManualOracleError(`${url} answered more than 1 MiB`)
   let json: unknown
   try {
     json = JSON.parse(body)
@@ -69,7 +72,9 @@ export async function observe(
   }
   const observed = getPath(json, splitPath(path as string | string[]))
   const times = params.times === undefined ? 1n : params.times
-  const product = truncate(multiply(parseDecimal(observed, 'observed value'), parseDecimal(times, 'times')))
+  const product = truncate(
+    multiply(parseDecimal(observed, 'observed value'), parseDecimal(times, 'times')),
+  )
   if (product < 0n || product > maxUint256) {
     throw new ManualOracleError(`the answer ${product} does not fit a uint256`)
   }
@@ -98,7 +103,10 @@ export async function fulfil(
           functionName: 'fulfillOracleRequest2',
           args: [
             ...common,
-            encodeAbiParameters([{ type: 'bytes32' }, { type: 'uint256' }], [request.requestId, value]),
+            encodeAbiParameters(
+              [{ type: 'bytes32' }, { type: 'uint256' }],
+              [request.requestId, value],
+            ),
           ],
         })
       : await client.writeContract({
@@ -109,7 +117,9 @@ export async function fulfil(
         })
   const receipt = await client.waitForTransactionReceipt({ hash })
   if (receipt.status !== 'success') {
-    throw new ManualOracleError(`fulfilling ${request.requestId} reverted`, { details: `transaction ${hash}` })
+    throw new ManualOracleError(`fulfilling ${request.requestId} reverted`, {
+      details: `transaction ${hash}`,
+    })
   }
   return receipt
 }

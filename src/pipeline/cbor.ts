@@ -252,7 +252,10 @@ class Decoder {
 
   integer(head: Head): number | bigint {
     if (head.info === 31) {
-      throw new CborError(`indefinite length is not allowed for ${MAJOR_NAMES[head.major]}`, head.offset)
+      throw new CborError(
+        `indefinite length is not allowed for ${MAJOR_NAMES[head.major]}`,
+        head.offset,
+      )
     }
     if (head.major === 0) return head.arg
     if (typeof head.arg === 'number' && head.arg < Number.MAX_SAFE_INTEGER) return -1 - head.arg
@@ -273,7 +276,8 @@ class Decoder {
     while (!this.atBreak(head)) {
       const chunk = this.readHead()
       if (chunk.major !== head.major || chunk.info === 31) {
-        const got = chunk.info === 31 ? `indefinite-length ${describeHead(chunk)}` : describeHead(chunk)
+        const got =
+          chunk.info === 31 ? `indefinite-length ${describeHead(chunk)}` : describeHead(chunk)
         throw new CborError(
           `indefinite-length ${MAJOR_NAMES[head.major]} chunk must be a definite-length ${MAJOR_NAMES[head.major]}, got ${got}`,
           chunk.offset,
@@ -333,7 +337,8 @@ class Decoder {
     let key: string
     if (head.major === 3) key = this.textString(head)
     else if (head.major === 0 || head.major === 1) key = String(this.integer(head))
-    else if (head.major === 7 && head.info === 31) throw new CborError('unexpected break', head.offset)
+    else if (head.major === 7 && head.info === 31)
+      throw new CborError('unexpected break', head.offset)
     else {
       throw new CborError(
         `map key must be a text string or integer, got ${describeHead(head)}`,
@@ -439,7 +444,10 @@ export function decodeCbor(bytes: Uint8Array, options: DecodeOptions = {}): Cbor
   return guarded(decoder, () => {
     const value = decoder.decodeItem()
     if (decoder.pos !== bytes.length) {
-      throw new CborError(`${bytes.length - decoder.pos} trailing byte(s) after the data item`, decoder.pos)
+      throw new CborError(
+        `${bytes.length - decoder.pos} trailing byte(s) after the data item`,
+        decoder.pos,
+      )
     }
     return value
   })

@@ -21,18 +21,23 @@ export function getPath(value: unknown, path: readonly string[]): unknown {
     const key = path[i]!
     const walked = path.slice(0, i + 1).join('.')
     if (Array.isArray(current)) {
-      if (!/^-?\d+$/.test(key)) throw new JsonPathError(`"${walked}": "${key}" is not an array index`)
+      if (!/^-?\d+$/.test(key))
+        throw new JsonPathError(`"${walked}": "${key}" is not an array index`)
       let index = Number(key)
       if (index < 0) index += current.length
       if (index < 0 || index >= current.length) {
-        throw new JsonPathError(`"${walked}": index ${key} is out of range (length ${current.length})`)
+        throw new JsonPathError(
+          `"${walked}": index ${key} is out of range (length ${current.length})`,
+        )
       }
       current = current[index]
     } else if (current !== null && typeof current === 'object') {
       if (!Object.hasOwn(current, key)) throw new JsonPathError(`"${walked}": no such key`)
       current = (current as Record<string, unknown>)[key]
     } else {
-      throw new JsonPathError(`"${walked}": cannot index into ${current === null ? 'null' : typeof current}`)
+      throw new JsonPathError(
+        `"${walked}": cannot index into ${current === null ? 'null' : typeof current}`,
+      )
     }
   }
   return current

@@ -36,7 +36,9 @@ function prng(seed: number): () => number {
   }
 }
 
-export async function startSimulatedSource(params: SimulatedSourceParameters): Promise<SimulatedSource> {
+export async function startSimulatedSource(
+  params: SimulatedSourceParameters,
+): Promise<SimulatedSource> {
   const random = prng(params.seed ?? 1)
   const volatility = params.volatility ?? 0.002
   const prices = new Map(Object.entries(params.pairs))
