@@ -117,10 +117,12 @@ export function compileSolidity({ sources, resolveImport }: CompileParameters): 
 
   const messages: CompilerMessage[] = (output.errors ?? []).map((e) => {
     let location: string | undefined
-    if (e.sourceLocation) {
+    if (e.sourceLocation && e.sourceLocation.start >= 0) {
       const text = texts.get(e.sourceLocation.file) ?? ''
       const { line, column } = lineColumn(text, e.sourceLocation.start)
       location = `${e.sourceLocation.file}:${line}:${column}`
+    } else if (e.sourceLocation) {
+      location = e.sourceLocation.file
     }
     return { severity: e.severity, location, message: e.message }
   })
