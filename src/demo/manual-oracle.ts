@@ -44,6 +44,22 @@ export function oracleRequestsIn(receipt: TransactionReceipt): OracleRequestLog[
 
 const MAX_RESPONSE_BYTES = 1 << 20
 
+/**
+ * The body as UTF-8 text (like `res.text()`), or undefined as soon as it exceeds `limit` bytes;
+ * leaving the loop early cancels the stream, so an oversized reply is never buffered whole.
+ */
+async function readCapped(res: Response, limit: number): Promise<string | undefined> {
+  if (!res.body) return ''
+  const chunks: Uint8Array[] = []
+  let total = 0
+  for await (const chunk of res.body) {
+    total += chunk.byteLength
+    if (total > limit) return undefined
+    chunks.push(chunk)
+  }
+  return new TextDecoder().decode(Buffer.concat(chunks))
+}
+
 /** Fetches `get`, follows `path`, multiplies by `times`: the classic uint256 job. */
 export async function observe(
   request: OracleRequestLog,
@@ -59,11 +75,14 @@ export async function observe(
   const res = await fetch(url, { signal: AbortSignal.timeout(10_000) }).catch((cause: unknown) => {
     throw new ManualOracleError(`fetching ${url} failed`, { cause, retryable: true })
   })
-  const body = await res.text()
-  if (!res.ok)
+  if (!res.ok) {
+    await res.body?.cancel().catch(() => {})
     throw new ManualOracleError(`${url} answered HTTP ${res.status}`, { retryable: true })
-  if (body.length > MAX_RESPONSE_BYTES)
-    throw new ManualOracleError(`${url} answered more than 1 MiB`)
+  }
+  const body = await readCapped(res, MAX_RESPONSE_BYTES).catch((cause: unknown) => {
+    throw new ManualOracleError(`reading the reply of ${url} failed`, { cause, retryable: true })
+  })
+  if (body === undefined) throw new ManualOracleError(`${url} answered more than 1 MiB`)
   let json: unknown
   try {
     json = JSON.parse(body)
