@@ -10,7 +10,8 @@ const lock = JSON.parse(readFileSync(path, 'utf8'))
 const packages = lock.packages
 const platform = (name) => {
   const entry = { os: undefined, cpu: undefined, libc: undefined }
-  for (const os of ['darwin', 'linux', 'win32', 'android', 'freebsd']) if (name.includes(`-${os}-`)) entry.os = [os]
+  for (const os of ['darwin', 'linux', 'win32', 'android', 'freebsd'])
+    if (name.includes(`-${os}-`)) entry.os = [os]
   if (/-(x64|amd64)(-|$)/.test(name)) entry.cpu = ['x64']
   if (/-arm64(-|$)/.test(name)) entry.cpu = ['arm64']
   if (/-musl$/.test(name)) entry.libc = ['musl']
@@ -33,6 +34,8 @@ for (const [key, pkg] of Object.entries(packages)) {
     added++
   }
 }
-lock.packages = Object.fromEntries(Object.entries(packages).sort(([a], [b]) => (a === '' ? -1 : b === '' ? 1 : a.localeCompare(b))))
+lock.packages = Object.fromEntries(
+  Object.entries(packages).sort(([a], [b]) => (a === '' ? -1 : b === '' ? 1 : a.localeCompare(b))),
+)
 writeFileSync(path, `${JSON.stringify(lock, null, 2)}\n`)
 console.log(`added ${added} missing optional dependencies to package-lock.json`)

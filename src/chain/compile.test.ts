@@ -19,7 +19,8 @@ describe('compileSolidity', () => {
   })
 
   it('reports errors as file:line:column and throws', () => {
-    const source = 'pragma solidity ^0.8.24;\n\ncontract Broken {\n  function f() external { undefinedThing(); }\n}\n'
+    const source =
+      'pragma solidity ^0.8.24;\n\ncontract Broken {\n  function f() external { undefinedThing(); }\n}\n'
     assert.throws(
       () => compileSolidity({ sources: { 'contracts/Broken.sol': source } }),
       (err: unknown) => {
@@ -33,10 +34,13 @@ describe('compileSolidity', () => {
   })
 
   it('resolves imports through the callback and fails on missing ones', () => {
-    const sources = { 'Main.sol': 'pragma solidity ^0.8.24;\nimport "lib/L.sol";\ncontract Main is L {}\n' }
+    const sources = {
+      'Main.sol': 'pragma solidity ^0.8.24;\nimport "lib/L.sol";\ncontract Main is L {}\n',
+    }
     const { artifacts } = compileSolidity({
       sources,
-      resolveImport: (p) => (p === 'lib/L.sol' ? 'pragma solidity ^0.8.24;\ncontract L {}\n' : undefined),
+      resolveImport: (p) =>
+        p === 'lib/L.sol' ? 'pragma solidity ^0.8.24;\ncontract L {}\n' : undefined,
     })
     assert.deepEqual(artifacts.map((a) => a.contractName).sort(), ['L', 'Main'])
     assert.throws(() => compileSolidity({ sources }), /Main\.sol:2:1: error: .*not found/i)

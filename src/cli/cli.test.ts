@@ -8,7 +8,7 @@ import { promisify } from 'node:util'
 import { type Address, createPublicClient, http } from 'viem'
 import { privateKeyToAddress } from 'viem/accounts'
 import { OperatorAbi } from '../../artifacts/abis.ts'
-import { type Anvil, ANVIL_PRIVATE_KEYS, startAnvil } from '../chain/anvil.ts'
+import { ANVIL_PRIVATE_KEYS, type Anvil, startAnvil } from '../chain/anvil.ts'
 import { encryptKeystore } from '../crypto/keystore.ts'
 
 const MAIN = join(import.meta.dirname, 'main.ts')
@@ -84,10 +84,21 @@ describe('orakel CLI', () => {
 
   it('deploy with a keystore and a password file; a wrong password fails closed', async () => {
     const keystore = join(dir, 'keystore.json')
-    await writeFile(keystore, JSON.stringify(await encryptKeystore(key, 'correct horse', { scryptN: 1024 })))
+    await writeFile(
+      keystore,
+      JSON.stringify(await encryptKeystore(key, 'correct horse', { scryptN: 1024 })),
+    )
     const good = join(dir, 'pw')
     await writeFile(good, 'correct horse\n')
-    const ok = await run(['deploy', '--rpc-url', anvil.rpcUrl, '--keystore', keystore, '--password-file', good])
+    const ok = await run([
+      'deploy',
+      '--rpc-url',
+      anvil.rpcUrl,
+      '--keystore',
+      keystore,
+      '--password-file',
+      good,
+    ])
     assert.equal(ok.code, 0, ok.stderr)
     assert.equal(JSON.parse(ok.stdout).owner, privateKeyToAddress(key))
 
@@ -106,11 +117,34 @@ describe('orakel CLI', () => {
     const cases: [string[], RegExp][] = [
       [['deploy', '--rpc-url', anvil.rpcUrl], /--private-key-file or --keystore/],
       [['deploy', '--private-key-file', keyFile], /--rpc-url/],
-      [['deploy', '--rpc-url', anvil.rpcUrl, '--private-key-file', keyFile, '--keystore', keyFile], /cannot be used with/],
-      [['deploy', '--rpc-url', 'http://127.0.0.1:1', '--private-key-file', keyFile], /cannot reach the RPC/],
-      [['deploy', '--rpc-url', anvil.rpcUrl, '--private-key-file', keyFile, '--chain-id', '5'], /serves chain 31337/],
-      [['deploy', '--rpc-url', anvil.rpcUrl, '--private-key-file', keyFile, '--authorized-sender', 'nope'], /nope is not an address/],
-      [['deploy', '--rpc-url', anvil.rpcUrl, '--private-key-file', join(dir, 'missing')], /missing/],
+      [
+        ['deploy', '--rpc-url', anvil.rpcUrl, '--private-key-file', keyFile, '--keystore', keyFile],
+        /cannot be used with/,
+      ],
+      [
+        ['deploy', '--rpc-url', 'http://127.0.0.1:1', '--private-key-file', keyFile],
+        /cannot reach the RPC/,
+      ],
+      [
+        ['deploy', '--rpc-url', anvil.rpcUrl, '--private-key-file', keyFile, '--chain-id', '5'],
+        /serves chain 31337/,
+      ],
+      [
+        [
+          'deploy',
+          '--rpc-url',
+          anvil.rpcUrl,
+          '--private-key-file',
+          keyFile,
+          '--authorized-sender',
+          'nope',
+        ],
+        /nope is not an address/,
+      ],
+      [
+        ['deploy', '--rpc-url', anvil.rpcUrl, '--private-key-file', join(dir, 'missing')],
+        /missing/,
+      ],
       [['frobnicate'], /unknown command/],
     ]
     for (const [args, pattern] of cases) {

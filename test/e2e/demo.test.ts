@@ -8,7 +8,9 @@ import { multiply, parseDecimal, truncate } from '../../src/pipeline/decimal.ts'
 const MAIN = join(import.meta.dirname, '..', '..', 'src', 'cli', 'main.ts')
 
 it('the main job (`npm start` = `orakel demo`) puts a fetched price on chain', async () => {
-  const { stdout } = await promisify(execFile)(process.execPath, [MAIN, 'demo'], { timeout: 60_000 })
+  const { stdout } = await promisify(execFile)(process.execPath, [MAIN, 'demo'], {
+    timeout: 60_000,
+  })
   const observation = /observation .* -> ([\d.]+) x (\d+) = (\d+)/.exec(stdout)
   const answer = /on-chain answer (\d+)/.exec(stdout)
   assert.ok(observation, stdout)
