@@ -39,6 +39,7 @@ import {
   type TestChain,
 } from '../src/chain/testing.ts'
 import { compileChainlinkOperator } from './reference.ts'
+import { regressions } from './snapshot.ts'
 
 const SNAPSHOT = join(import.meta.dirname, 'gas-snapshot.json')
 const TOLERANCE = 0.02
@@ -243,10 +244,10 @@ async function main() {
       return
     }
     const snapshot = JSON.parse(readFileSync(SNAPSHOT, 'utf8')) as Figures
-    const grown = KEYS.filter((k) => our[k] > snapshot[k] * (1 + TOLERANCE))
+    const grown = regressions(snapshot, our, TOLERANCE)
     if (grown.length > 0) {
-      for (const k of grown)
-        console.error(`gas regression: ${k} ${snapshot[k]} -> ${our[k]} (> ${TOLERANCE * 100} %)`)
+      for (const g of grown)
+        console.error(`gas regression: ${g.key} ${g.before} -> ${g.after} (> ${TOLERANCE * 100} %)`)
       console.error(
         'if the increase is intended, run `npm run bench:gas -- --update` and commit the snapshot',
       )
