@@ -23,6 +23,7 @@ import {
   PriceConsumerBytecode,
 } from '../../artifacts/abis.ts'
 import type { CoreDeployment } from '../../src/chain/deploy.ts'
+import { type OracleRequestLog, oracleRequestsIn } from '../../src/chain/operator-events.ts'
 import {
   deployContract,
   deployTestCore,
@@ -42,22 +43,12 @@ const SPEC_ID = toHex('price-job', { size: 32 })
 const PAYMENT = LINK / 10n
 const URL = 'http://127.0.0.1:8080/price?pair=ETH-USD'
 
-type OpenRequest = {
-  requestId: Hex
-  payment: bigint
-  callbackAddr: Address
-  callbackFunctionId: Hex
-  cancelExpiration: bigint
-  dataVersion: bigint
-  data: Hex
-  requester: Address
-  specId: Hex
-}
+type OpenRequest = OracleRequestLog
 
 function oracleRequestFrom(receipt: TransactionReceipt): OpenRequest {
-  const [log] = parseEventLogs({ abi: OperatorAbi, logs: receipt.logs, eventName: 'OracleRequest' })
-  assert.ok(log, 'no OracleRequest event')
-  return log.args as OpenRequest
+  const [request] = oracleRequestsIn(receipt)
+  assert.ok(request, 'no OracleRequest event')
+  return request
 }
 
 describe('Operator', () => {

@@ -3,9 +3,10 @@ import { createServer, type Server } from 'node:http'
 import type { AddressInfo } from 'node:net'
 import { after, before, describe, it } from 'node:test'
 import type { Hex } from 'viem'
+import type { OracleRequestLog } from '../chain/operator-events.ts'
 import { DecimalError } from '../pipeline/decimal.ts'
 import { JsonPathError } from '../pipeline/json-path.ts'
-import { ManualOracleError, type OracleRequestLog, observe } from './manual-oracle.ts'
+import { ManualOracleError, observe } from './manual-oracle.ts'
 
 // --- diet CBOR, encoded by hand -------------------------------------------------------------
 

@@ -1,14 +1,7 @@
-import {
-  type Address,
-  encodeAbiParameters,
-  type Hex,
-  maxUint256,
-  parseEventLogs,
-  type TransactionReceipt,
-  toHex,
-} from 'viem'
+import { type Address, encodeAbiParameters, maxUint256, type TransactionReceipt, toHex } from 'viem'
 import { OperatorAbi } from '../../artifacts/abis.ts'
 import type { ChainClient } from '../chain/client.ts'
+import type { OracleRequestLog } from '../chain/operator-events.ts'
 import { BaseError } from '../errors.ts'
 import { decodeDietCbor, hexToBytes } from '../pipeline/cbor.ts'
 import { multiply, parseDecimal, truncate } from '../pipeline/decimal.ts'
@@ -21,25 +14,6 @@ import { getPath, splitPath } from '../pipeline/json-path.ts'
  */
 export class ManualOracleError extends BaseError {
   override name = 'ManualOracleError'
-}
-
-export type OracleRequestLog = {
-  specId: Hex
-  requester: Address
-  requestId: Hex
-  payment: bigint
-  callbackAddr: Address
-  callbackFunctionId: Hex
-  cancelExpiration: bigint
-  dataVersion: bigint
-  data: Hex
-}
-
-/** The `OracleRequest` events in a receipt. */
-export function oracleRequestsIn(receipt: TransactionReceipt): OracleRequestLog[] {
-  return parseEventLogs({ abi: OperatorAbi, logs: receipt.logs, eventName: 'OracleRequest' }).map(
-    (l) => l.args as OracleRequestLog,
-  )
 }
 
 const MAX_RESPONSE_BYTES = 1 << 20

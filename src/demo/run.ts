@@ -4,7 +4,8 @@ import { startSimulatedSource } from '../adapters/sources/simulated.ts'
 import { ANVIL_PRIVATE_KEYS, startAnvil } from '../chain/anvil.ts'
 import { createChainClient } from '../chain/client.ts'
 import { deployContract, deployCore } from '../chain/deploy.ts'
-import { fulfil, observe, oracleRequestsIn } from './manual-oracle.ts'
+import { oracleRequestsIn } from '../chain/operator-events.ts'
+import { fulfil, observe } from './manual-oracle.ts'
 
 export type DemoResult = {
   rpcUrl: string
