@@ -3,7 +3,7 @@ import { describe, it } from 'node:test'
 import fc from 'fast-check'
 import { BaseError } from '../errors.ts'
 import {
-  type Decimal,
+  Decimal,
   DecimalError,
   formatDecimal,
   multiply,
@@ -11,7 +11,7 @@ import {
   truncate,
 } from './decimal.ts'
 
-const d = (digits: bigint, scale: number): Decimal => ({ digits, scale })
+const d = (digits: bigint, scale: number): Decimal => new Decimal(digits, scale)
 
 /** Asserts `fn` throws a DecimalError whose message contains every one of `parts`. */
 function throwsDecimal(fn: () => unknown, ...parts: string[]): void {

@@ -4,14 +4,28 @@ export class DecimalError extends BaseError {
   override name = 'DecimalError'
 }
 
-/** An exact decimal: `digits × 10^-scale`. */
-export type Decimal = { digits: bigint; scale: number }
+/** An exact decimal: `digits × 10^-scale` (scale ≥ 0). */
+export class Decimal {
+  readonly digits: bigint
+  readonly scale: number
+  constructor(digits: bigint, scale = 0) {
+    this.digits = digits
+    this.scale = scale
+  }
+  toString(): string {
+    return formatDecimal(this)
+  }
+  toJSON(): string {
+    return formatDecimal(this)
+  }
+}
 
 const DECIMAL = /^([+-]?)(\d+)?(?:\.(\d+))?(?:[eE]([+-]?\d+))?$/
 
 /** Parses a decimal number exactly (no floating point); accepts numbers, bigints, strings. */
 export function parseDecimal(value: unknown, name = 'value'): Decimal {
-  if (typeof value === 'bigint') return { digits: value, scale: 0 }
+  if (value instanceof Decimal) return value
+  if (typeof value === 'bigint') return new Decimal(value, 0)
   let text: string
   if (typeof value === 'number') {
     if (!Number.isFinite(value)) throw new DecimalError(`${name} is not a finite number: ${value}`)
@@ -34,11 +48,11 @@ export function parseDecimal(value: unknown, name = 'value'): Decimal {
     scale = 0
   }
   if (m[1] === '-') digits = -digits
-  return { digits, scale }
+  return new Decimal(digits, scale)
 }
 
 export function multiply(a: Decimal, b: Decimal): Decimal {
-  return { digits: a.digits * b.digits, scale: a.scale + b.scale }
+  return new Decimal(a.digits * b.digits, a.scale + b.scale)
 }
 
 /** The integer part, truncated toward zero. */
