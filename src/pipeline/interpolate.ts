@@ -14,7 +14,8 @@ const WHOLE_VAR = /^\$\(\s*([A-Za-z0-9_.-]+)\s*\)$/
 /** Text of a value when it is spliced into a string. */
 export function valueToString(value: unknown): string {
   if (typeof value === 'string') return value
-  if (typeof value === 'bigint' || typeof value === 'number' || typeof value === 'boolean') return String(value)
+  if (typeof value === 'bigint' || typeof value === 'number' || typeof value === 'boolean')
+    return String(value)
   if (value instanceof Decimal) return value.toString()
   if (value instanceof Uint8Array) return bytesToHex(value)
   if (value === null || value === undefined) return ''
@@ -78,7 +79,10 @@ export function interpolateJson(text: string, vars: Vars): unknown {
       i = j + 1
     } else if (ch === '$' && text[i + 1] === '(') {
       const m = /^\$\(\s*([A-Za-z0-9_.-]+)\s*\)/.exec(text.slice(i))
-      if (!m) throw new InterpolationError(`malformed variable reference at offset ${i} of the JSON template`)
+      if (!m)
+        throw new InterpolationError(
+          `malformed variable reference at offset ${i} of the JSON template`,
+        )
       values.push(vars.get(m[1]!))
       out += `"\\u0000${values.length - 1}"`
       i += m[0].length
@@ -105,7 +109,12 @@ function substitute(value: unknown, values: unknown[]): unknown {
   if (value !== null && typeof value === 'object' && !(value instanceof Decimal)) {
     const out: Record<string, unknown> = {}
     for (const [k, v] of Object.entries(value)) {
-      Object.defineProperty(out, k, { value: substitute(v, values), enumerable: true, writable: true, configurable: true })
+      Object.defineProperty(out, k, {
+        value: substitute(v, values),
+        enumerable: true,
+        writable: true,
+        configurable: true,
+      })
     }
     return out
   }

@@ -6,7 +6,12 @@ export class JsonError extends BaseError {
   override name = 'JsonError'
 }
 
-type Reviver = (this: unknown, key: string, value: unknown, context?: { source?: string }) => unknown
+type Reviver = (
+  this: unknown,
+  key: string,
+  value: unknown,
+  context?: { source?: string },
+) => unknown
 
 /**
  * Parses JSON without losing precision: integers beyond 2^53 become bigints, and a decimal

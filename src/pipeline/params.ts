@@ -16,7 +16,10 @@ function wrap(name: string, fn: () => unknown): unknown {
     return fn()
   } catch (err) {
     if (err instanceof TaskError) throw err
-    throw new TaskError(err instanceof BaseError ? err.shortMessage : String(err), { param: name, cause: err })
+    throw new TaskError(err instanceof BaseError ? err.shortMessage : String(err), {
+      param: name,
+      cause: err,
+    })
   }
 }
 
@@ -35,7 +38,8 @@ function required<T>(ctx: TaskContext, name: string, value: T | undefined, fallb
 
 export function toText(name: string, value: unknown): string {
   if (typeof value === 'string') return value
-  if (typeof value === 'number' || typeof value === 'bigint' || typeof value === 'boolean') return String(value)
+  if (typeof value === 'number' || typeof value === 'bigint' || typeof value === 'boolean')
+    return String(value)
   if (value instanceof Uint8Array) return new TextDecoder().decode(value)
   throw new TaskError(`expected a string, got ${describe(value)}`, { param: name })
 }
@@ -44,7 +48,8 @@ export function describe(value: unknown): string {
   if (value === null) return 'null'
   if (value instanceof Uint8Array) return `bytes (${value.length})`
   if (Array.isArray(value)) return `an array (${value.length})`
-  if (typeof value === 'string') return `the string ${JSON.stringify(value.length > 40 ? `${value.slice(0, 40)}…` : value)}`
+  if (typeof value === 'string')
+    return `the string ${JSON.stringify(value.length > 40 ? `${value.slice(0, 40)}…` : value)}`
   return typeof value === 'object' ? (value.constructor?.name ?? 'object') : typeof value
 }
 
@@ -71,7 +76,8 @@ export function paramDecimal(ctx: TaskContext, name: string, fallback?: Decimal)
 export function toInteger(name: string, value: unknown): bigint {
   const d = toDecimal(name, value)
   const factor = 10n ** BigInt(d.scale)
-  if (d.digits % factor !== 0n) throw new TaskError(`expected an integer, got ${d}`, { param: name })
+  if (d.digits % factor !== 0n)
+    throw new TaskError(`expected an integer, got ${d}`, { param: name })
   return d.digits / factor
 }
 
@@ -95,7 +101,8 @@ export function toBytes(name: string, value: unknown): Uint8Array {
   if (value instanceof Uint8Array) return value
   if (typeof value === 'string') {
     if (value.startsWith('0x')) {
-      if (!isHex(value) || value.length % 2 !== 0) throw new TaskError('is not valid hex', { param: name })
+      if (!isHex(value) || value.length % 2 !== 0)
+        throw new TaskError('is not valid hex', { param: name })
       return hexToBytes(value)
     }
     return new TextEncoder().encode(value)
@@ -122,7 +129,11 @@ export function paramJson(ctx: TaskContext, name: string, fallback?: unknown): u
 }
 
 /** A list of strings: an array value, a JSON array, or text split by `separator`. */
-export function paramStringList(ctx: TaskContext, name: string, separator = ','): string[] | undefined {
+export function paramStringList(
+  ctx: TaskContext,
+  name: string,
+  separator = ',',
+): string[] | undefined {
   const value = rawParam(ctx, name)
   if (value === undefined) return undefined
   if (Array.isArray(value)) return value.map((v, i) => toText(`${name}[${i}]`, v))
@@ -135,7 +146,15 @@ export function paramStringList(ctx: TaskContext, name: string, separator = ',')
   return text === '' ? [] : text.split(separator)
 }
 
-const UNIT_MS: Record<string, number> = { ns: 1e-6, us: 1e-3, µs: 1e-3, ms: 1, s: 1000, m: 60_000, h: 3_600_000 }
+const UNIT_MS: Record<string, number> = {
+  ns: 1e-6,
+  us: 1e-3,
+  µs: 1e-3,
+  ms: 1,
+  s: 1000,
+  m: 60_000,
+  h: 3_600_000,
+}
 
 /** Milliseconds of a Go-style duration (`500ms`, `10s`, `1m30s`). */
 export function parseDuration(text: string, name = 'duration'): number {
@@ -145,14 +164,19 @@ export function parseDuration(text: string, name = 'duration'): number {
   if (rest === '') throw new TaskError('is an empty duration', { param: name })
   while (rest.length > 0) {
     const m = /^(\d+(?:\.\d+)?)(ns|us|µs|ms|s|m|h)/.exec(rest)
-    if (!m) throw new TaskError(`"${text}" is not a duration like 500ms, 10s or 1m30s`, { param: name })
+    if (!m)
+      throw new TaskError(`"${text}" is not a duration like 500ms, 10s or 1m30s`, { param: name })
     total += Number(m[1]) * UNIT_MS[m[2]!]!
     rest = rest.slice(m[0].length)
   }
   return total
 }
 
-export function paramDuration(ctx: TaskContext, name: string, fallbackMs?: number): number | undefined {
+export function paramDuration(
+  ctx: TaskContext,
+  name: string,
+  fallbackMs?: number,
+): number | undefined {
   const value = rawParam(ctx, name)
   if (value === undefined) return fallbackMs
   if (typeof value === 'number' || typeof value === 'bigint') return Number(value)
@@ -162,7 +186,8 @@ export function paramDuration(ctx: TaskContext, name: string, fallbackMs?: numbe
 /** The values of all inputs; an error if any input failed. */
 export function inputValues(ctx: TaskContext): unknown[] {
   return ctx.inputs.map((input, i) => {
-    if (input.error) throw new TaskError(`input ${i} failed: ${input.error.shortMessage}`, { cause: input.error })
+    if (input.error)
+      throw new TaskError(`input ${i} failed: ${input.error.shortMessage}`, { cause: input.error })
     return input.value
   })
 }
@@ -194,7 +219,9 @@ export function defineTask(def: TaskDefinition): TaskDefinition {
         const error =
           err instanceof TaskError
             ? err
-            : new TaskError(err instanceof BaseError ? err.shortMessage : String(err), { cause: err })
+            : new TaskError(err instanceof BaseError ? err.shortMessage : String(err), {
+                cause: err,
+              })
         return { error }
       }
     },

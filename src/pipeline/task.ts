@@ -16,10 +16,15 @@ export class TaskError extends BaseError {
   }
 }
 
-export type TaskResult = { value: unknown; error?: undefined } | { error: TaskError; value?: undefined }
+export type TaskResult =
+  | { value: unknown; error?: undefined }
+  | { error: TaskError; value?: undefined }
 
 export const ok = (value: unknown): TaskResult => ({ value })
-export const fail = (error: TaskError | string, params?: BaseErrorParameters & { param?: string }): TaskResult => ({
+export const fail = (
+  error: TaskError | string,
+  params?: BaseErrorParameters & { param?: string },
+): TaskResult => ({
   error: typeof error === 'string' ? new TaskError(error, params) : error,
 })
 
@@ -63,4 +68,12 @@ export type TaskDefinition = {
 }
 
 /** Attributes the runner itself reads on every task. */
-export const RUNNER_PARAMS = ['type', 'index', 'timeout', 'retries', 'minBackoff', 'maxBackoff', 'failEarly'] as const
+export const RUNNER_PARAMS = [
+  'type',
+  'index',
+  'timeout',
+  'retries',
+  'minBackoff',
+  'maxBackoff',
+  'failEarly',
+] as const

@@ -28,18 +28,24 @@ export class Vars {
   get(path: string): unknown {
     const parts = path.split('.')
     const head = parts[0]!
-    if (!this.#root.has(head)) throw new VarsError(`variable "${head}" is not defined`, { details: `in $(${path})` })
+    if (!this.#root.has(head))
+      throw new VarsError(`variable "${head}" is not defined`, { details: `in $(${path})` })
     let current = this.#root.get(head)
     for (let i = 1; i < parts.length; i++) {
       const key = parts[i]!
       const walked = parts.slice(0, i + 1).join('.')
       if (Array.isArray(current) && /^\d+$/.test(key)) {
-        if (Number(key) >= current.length) throw new VarsError(`variable "${walked}" is out of range`)
+        if (Number(key) >= current.length)
+          throw new VarsError(`variable "${walked}" is out of range`)
         current = current[Number(key)]
       } else if (current instanceof Map) {
         if (!current.has(key)) throw new VarsError(`variable "${walked}" is not defined`)
         current = current.get(key)
-      } else if (current !== null && typeof current === 'object' && !(current instanceof Uint8Array)) {
+      } else if (
+        current !== null &&
+        typeof current === 'object' &&
+        !(current instanceof Uint8Array)
+      ) {
         if (!Object.hasOwn(current, key)) throw new VarsError(`variable "${walked}" is not defined`)
         current = (current as Record<string, unknown>)[key]
       } else {

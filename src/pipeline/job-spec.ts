@@ -1,0 +1,218 @@
+import { createHash } from 'node:crypto'
+import { parse as parseToml } from 'smol-toml'
+import { getAddress, isAddress } from 'viem'
+import { z } from 'zod'
+import { BaseError } from '../errors.ts'
+import { renderDot } from './dot.ts'
+import { parseDuration } from './params.ts'
+import {
+  buildPipeline,
+  type Pipeline,
+  PipelineError,
+  type PipelineIssue,
+  type TaskRegistry,
+} from './pipeline.ts'
+
+/**
+ * Job specs in Chainlink's TOML format: the shared fields, each job type's own fields, and the
+ * pipeline in `observationSource`. A spec is validated, normalised and hashed; the hash does
+ * not change with formatting, comments, key order or the order of DOT statements.
+ */
+
+export type SpecIssue = { line: number | undefined; column: number | undefined; message: string }
+
+export class JobSpecError extends BaseError {
+  override name = 'JobSpecError'
+  readonly issues: SpecIssue[]
+  constructor(issues: SpecIssue[]) {
+    super(`the job spec has ${issues.length} error(s)`, {
+      metaMessages: issues.map(
+        (i) => `${i.line === undefined ? '' : `${i.line}:${i.column}: `}${i.message}`,
+      ),
+    })
+    this.issues = issues
+  }
+}
+
+const address = z
+  .string()
+  .refine((s) => isAddress(s, { strict: false }), 'must be an address (0x + 40 hex digits)')
+  .transform((s) => getAddress(s))
+const bigintLike = z
+  .union([
+    z.string().regex(/^\d+$/, 'must be a whole number'),
+    z.number().int().nonnegative(),
+    z.bigint(),
+  ])
+  .transform((v) => BigInt(v))
+const duration = z.string().refine((s) => {
+  try {
+    parseDuration(s)
+    return true
+  } catch {
+    return false
+  }
+}, 'must be a duration like 500ms, 10s or 1m30s')
+const uuid = z
+  .string()
+  .regex(/^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i, 'must be a UUID')
+  .transform((s) => s.toLowerCase())
+
+const common = {
+  schemaVersion: z.literal(1, 'must be 1'),
+  name: z.string().max(255).optional(),
+  externalJobID: uuid.optional(),
+  maxTaskDuration: duration.optional(),
+  gasLimit: z.number().int().positive().optional(),
+  forwardingAllowed: z.boolean().optional(),
+  observationSource: z.string().min(1, 'must not be empty'),
+}
+
+const directRequest = z
+  .object({
+    ...common,
+    type: z.literal('directrequest'),
+    contractAddress: address,
+    evmChainID: bigintLike.optional(),
+    minIncomingConfirmations: z.number().int().min(0).max(1000).optional(),
+    requesters: z.array(address).optional(),
+    minContractPaymentLinkJuels: bigintLike.optional(),
+  })
+  .strict()
+
+/** Job types and their schemas; later job types add themselves here. */
+const SCHEMAS = { directrequest: directRequest } as const
+
+export type JobType = keyof typeof SCHEMAS
+export type DirectRequestSpec = z.output<typeof directRequest>
+export type JobSpec = DirectRequestSpec
+
+export type ParsedJob = {
+  spec: JobSpec
+  pipeline: Pipeline
+  /** sha256 of the normalised spec, hex. */
+  hash: string
+  /** The normalised spec (canonical JSON) that was hashed. */
+  normalized: string
+  warnings: SpecIssue[]
+}
+
+/** The line (1-based) where the `observationSource` string's content starts, if found. */
+function observationSourceLine(
+  text: string,
+): { line: number; column: number; multiline: boolean } | undefined {
+  const m = /^[ \t]*observationSource[ \t]*=[ \t]*("""|'''|"|')/m.exec(text)
+  if (!m) return undefined
+  const before = text.slice(0, m.index + m[0].length)
+  const line = before.split('\n').length
+  const multiline = m[1]!.length === 3
+  // A multi-line string skips the newline right after its opening quotes.
+  const rest = text.slice(m.index + m[0].length)
+  if (multiline && rest.startsWith('\n')) return { line: line + 1, column: 1, multiline }
+  return { line, column: before.length - before.lastIndexOf('\n'), multiline }
+}
+
+/** Parses, validates and hashes a TOML job spec. Throws JobSpecError listing every problem. */
+export function parseJobSpec(text: string, registry: TaskRegistry): ParsedJob {
+  let doc: Record<string, unknown>
+  try {
+    doc = parseToml(text) as Record<string, unknown>
+  } catch (err) {
+    const e = err as { line?: number; column?: number; message?: string }
+    throw new JobSpecError([
+      {
+        line: e.line,
+        column: e.column,
+        message: `invalid TOML: ${(e.message ?? String(err)).split('\n')[0]}`,
+      },
+    ])
+  }
+  const type = doc.type
+  const schema = typeof type === 'string' ? SCHEMAS[type as JobType] : undefined
+  if (!schema) {
+    const known = Object.keys(SCHEMAS).join(', ')
+    throw new JobSpecError([
+      {
+        line: undefined,
+        column: undefined,
+        message:
+          type === undefined
+            ? `"type" is missing (one of: ${known})`
+            : `unknown job type ${JSON.stringify(type)} (one of: ${known})`,
+      },
+    ])
+  }
+  const issues: SpecIssue[] = []
+  const result = schema.safeParse(doc)
+  if (!result.success) {
+    for (const issue of result.error.issues) {
+      const where = issue.path.length ? `"${issue.path.join('.')}"` : 'spec'
+      const keys =
+        issue.code === 'unrecognized_keys' ? ` ${issue.keys.map((k) => `"${k}"`).join(', ')}` : ''
+      issues.push({
+        line: undefined,
+        column: undefined,
+        message:
+          issue.code === 'unrecognized_keys'
+            ? `unknown key(s)${keys} for a ${type} job`
+            : `${where}: ${issue.message}`,
+      })
+    }
+  }
+  let pipeline: Pipeline | undefined
+  const source = typeof doc.observationSource === 'string' ? doc.observationSource : undefined
+  if (source !== undefined) {
+    try {
+      pipeline = buildPipeline(source, registry)
+    } catch (err) {
+      if (!(err instanceof PipelineError)) throw err
+      const origin = observationSourceLine(text)
+      for (const i of err.issues) issues.push(toFilePosition(i, origin))
+    }
+  }
+  if (issues.length > 0 || !result.success || !pipeline) throw new JobSpecError(issues)
+
+  const spec = result.data
+  const normalized = canonicalJson({ ...spec, observationSource: renderDot(pipeline.graph) })
+  const origin = observationSourceLine(text)
+  return {
+    spec,
+    pipeline,
+    hash: createHash('sha256').update(normalized).digest('hex'),
+    normalized,
+    warnings: pipeline.warnings.map((w) => toFilePosition(w, origin)),
+  }
+}
+
+function toFilePosition(
+  issue: PipelineIssue,
+  origin: ReturnType<typeof observationSourceLine>,
+): SpecIssue {
+  if (!origin)
+    return {
+      ...issue,
+      message: `observationSource ${issue.line}:${issue.column}: ${issue.message}`,
+    }
+  return {
+    line: origin.line + issue.line - 1,
+    column: issue.line === 1 ? origin.column + issue.column - 1 : issue.column,
+    message: issue.message,
+  }
+}
+
+/** JSON with sorted keys and bigints as strings: the same spec always gives the same text. */
+export function canonicalJson(value: unknown): string {
+  const sort = (v: unknown): unknown => {
+    if (typeof v === 'bigint') return v.toString()
+    if (Array.isArray(v)) return v.map(sort)
+    if (v !== null && typeof v === 'object') {
+      return Object.fromEntries(
+        Object.keys(v)
+          .sort()
+          .map((k) => [k, sort((v as Record<string, unknown>)[k])]),
+      )
+    }
+    return v
+  }
+  return JSON.stringify(sort(value))
+}
