@@ -1,6 +1,7 @@
 import { Command, CommanderError } from 'commander'
 import { BaseError } from '../errors.ts'
 import { demoCommand } from './demo.ts'
+import { jobsCommand } from './jobs.ts'
 import { deployCommand } from './deploy.ts'
 
 /** The `orakel` command line. Each command lives in its own module. */
@@ -12,6 +13,7 @@ export function buildProgram(): Command {
     .exitOverride()
   program.addCommand(deployCommand())
   program.addCommand(demoCommand())
+  program.addCommand(jobsCommand())
   return program
 }
 

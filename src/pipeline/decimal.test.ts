@@ -3,11 +3,22 @@ import { describe, it } from 'node:test'
 import fc from 'fast-check'
 import { BaseError } from '../errors.ts'
 import {
+  add,
+  checkMagnitude,
+  compare,
   Decimal,
   DecimalError,
+  divide,
+  divideExact,
   formatDecimal,
+  fromNumberExact,
+  isInteger,
+  MAX_INTEGER_DIGITS,
   multiply,
+  normalize,
   parseDecimal,
+  round,
+  subtract,
   truncate,
 } from './decimal.ts'
 
@@ -218,6 +229,212 @@ describe('formatDecimal', () => {
     fc.assert(
       fc.property(fc.double({ noNaN: true, noDefaultInfinity: true }), (n) => {
         assert.equal(Number(formatDecimal(parseDecimal(n))), n === 0 ? 0 : n)
+      }),
+    )
+  })
+})
+
+const p = (text: string): Decimal => parseDecimal(text)
+const str = (x: Decimal): string => formatDecimal(x)
+/** Equal by value, whatever the scales. */
+const same = (a: Decimal, b: Decimal): boolean => compare(a, b) === 0
+
+describe('parseDecimal sanity bounds', () => {
+  it('rejects literals with more than 1000 significant digits', () => {
+    throwsDecimal(() => parseDecimal('1'.repeat(1001), 'times'), 'times', 'too many digits')
+    throwsDecimal(() => parseDecimal(`0.${'1'.repeat(1001)}`), 'too many digits')
+    assert.equal(parseDecimal('9'.repeat(1000)).digits, 10n ** 1000n - 1n)
+    // Leading zeros do not count.
+    assert.deepEqual(parseDecimal(`${'0'.repeat(2000)}5`), d(5n, 0))
+  })
+
+  it('rejects the JS number 1e400 (Infinity) and accepts the string within the exponent bound', () => {
+    throwsDecimal(() => parseDecimal(1e400, 'input'), 'input', 'not a finite number')
+    assert.equal(parseDecimal('1e400').digits, 10n ** 400n)
+  })
+})
+
+describe('checkMagnitude', () => {
+  it('accepts values below 10^400 and rejects the rest, naming the parameter', () => {
+    const table: [string, boolean][] = [
+      ['0', true],
+      [`${'9'.repeat(400)}.999`, true],
+      [`-${'9'.repeat(400)}`, true],
+      ['1e399', true],
+      ['1e-1000', true],
+      ['1e400', false],
+      ['-1e400', false],
+      ['1.5e400', false],
+      ['1e1000', false],
+    ]
+    for (const [text, ok] of table) {
+      if (ok) assert.deepEqual(checkMagnitude(p(text)), p(text), text)
+      else throwsDecimal(() => checkMagnitude(p(text), 'times'), 'times', 'out of range', '400')
+    }
+    assert.equal(MAX_INTEGER_DIGITS, 400)
+  })
+})
+
+describe('add, subtract, compare', () => {
+  it('aligns scales exactly', () => {
+    const table: [string, string, string, string, -1 | 0 | 1][] = [
+      // a, b, a+b, a-b, compare(a, b)
+      ['0.1', '0.2', '0.3', '-0.1', -1],
+      ['1.50', '1.5', '3', '0', 0],
+      ['-2', '0.001', '-1.999', '-2.001', -1],
+      ['123456789012345678901234567890', '0.000000000000000001', '123456789012345678901234567890.000000000000000001', '123456789012345678901234567889.999999999999999999', 1],
+      ['0', '-0', '0', '0', 0],
+      ['-1.25', '-1.3', '-2.55', '0.05', 1],
+    ]
+    for (const [a, b, sum, diff, cmp] of table) {
+      assert.equal(str(add(p(a), p(b))), sum, `${a} + ${b}`)
+      assert.equal(str(subtract(p(a), p(b))), diff, `${a} - ${b}`)
+      assert.equal(compare(p(a), p(b)), cmp, `compare(${a}, ${b})`)
+      assert.equal(compare(p(b), p(a)), -cmp || 0, `compare(${b}, ${a})`)
+    }
+  })
+
+  it('satisfies a + b - b = a', () => {
+    fc.assert(
+      fc.property(fc.bigInt(), fc.nat(30), fc.bigInt(), fc.nat(30), (x, xs, y, ys) => {
+        const a = d(x, xs)
+        const b = d(y, ys)
+        assert.ok(same(subtract(add(a, b), b), a))
+        assert.equal(compare(add(a, b), b), compare(a, d(0n, 0)))
+      }),
+    )
+  })
+})
+
+describe('divide', () => {
+  it('rounds half away from zero at the given precision', () => {
+    const table: [string, string, number, string][] = [
+      ['1', '3', 18, '0.333333333333333333'],
+      ['2', '3', 18, '0.666666666666666667'],
+      ['-2', '3', 18, '-0.666666666666666667'],
+      ['2', '-3', 2, '-0.67'],
+      ['-2', '-3', 2, '0.67'],
+      ['1', '8', 2, '0.13'], // 0.125 → 0.13
+      ['-1', '8', 2, '-0.13'],
+      ['1', '8', 3, '0.125'],
+      ['10', '4', 0, '3'], // 2.5 → 3
+      ['-10', '4', 0, '-3'],
+      ['9', '4', 0, '2'], // 2.25 → 2
+      ['3012.34', '0.01', 0, '301234'],
+      ['1.5', '0.5', 5, '3'],
+      ['0', '7', 4, '0'],
+      ['1234', '1', -2, '1200'],
+      ['1250', '1', -2, '1300'],
+      ['1', '3', 100, `0.${'3'.repeat(100)}`],
+    ]
+    for (const [a, b, precision, want] of table) {
+      assert.equal(str(divide(p(a), p(b), precision)), want, `${a} / ${b} @ ${precision}`)
+    }
+    assert.deepEqual(divide(p('1'), p('4'), 4), d(2500n, 4))
+  })
+
+  it('rejects division by zero and bad precision', () => {
+    throwsDecimal(() => divide(p('1'), p('0'), 2), 'division by zero')
+    throwsDecimal(() => divide(p('1'), p('0.000'), 2), 'division by zero')
+    throwsDecimal(() => divide(p('1'), p('3'), 1.5), 'precision')
+    throwsDecimal(() => divide(p('1'), p('3'), 1001), 'precision')
+    throwsDecimal(() => divide(p('1'), p('3'), Number.NaN), 'precision')
+  })
+
+  it('is within half a unit of the last place', () => {
+    fc.assert(
+      fc.property(fc.bigInt(), fc.nat(20), fc.bigInt(), fc.nat(20), fc.nat(30), (x, xs, y, ys, pr) => {
+        fc.pre(y !== 0n)
+        const q = divide(d(x, xs), d(y, ys), pr)
+        // |q·b − a| ≤ |b| · 10^-pr / 2
+        const err = subtract(multiply(q, d(y, ys)), d(x, xs))
+        const bound = multiply(d(y < 0n ? -y : y, ys), d(5n, pr + 1))
+        const absErr = err.digits < 0n ? d(-err.digits, err.scale) : err
+        assert.ok(compare(absErr, bound) <= 0)
+      }),
+    )
+  })
+})
+
+describe('divideExact', () => {
+  it('returns terminating quotients exactly and undefined otherwise', () => {
+    const table: [string, string, string | undefined][] = [
+      ['1', '8', '0.125'],
+      ['1', '3', undefined],
+      ['3', '3', '1'],
+      ['1', '6', undefined],
+      ['3', '6', '0.5'],
+      ['1', '1024', '0.0009765625'],
+      ['-7', '0.2', '-35'],
+      ['1e-20', '2', '0.000000000000000000005'],
+      ['10', '-4', '-2.5'],
+      ['0', '3', '0'],
+    ]
+    for (const [a, b, want] of table) {
+      const q = divideExact(p(a), p(b))
+      assert.equal(q === undefined ? undefined : str(q), want, `${a} / ${b}`)
+    }
+    assert.equal(divideExact(p('1'), p('1024'), 9), undefined) // needs 10 places
+    throwsDecimal(() => divideExact(p('1'), p('0')), 'division by zero')
+  })
+})
+
+describe('round, normalize, isInteger', () => {
+  it('rounds half away from zero', () => {
+    const table: [string, number, string][] = [
+      ['1.005', 2, '1.01'],
+      ['-1.005', 2, '-1.01'],
+      ['1.004', 2, '1'],
+      ['2.5', 0, '3'],
+      ['-2.5', 0, '-3'],
+      ['0.49999', 0, '0'],
+      ['1.5', 3, '1.5'],
+      ['1250', -2, '1300'],
+      ['-1249', -2, '-1200'],
+      ['7', 0, '7'],
+    ]
+    for (const [text, places, want] of table) {
+      assert.equal(str(round(p(text), places)), want, `round(${text}, ${places})`)
+    }
+    assert.deepEqual(round(p('1.2345'), 2), d(123n, 2))
+    throwsDecimal(() => round(p('1'), 0.5), 'places')
+  })
+
+  it('strips trailing zeros without changing the value', () => {
+    assert.deepEqual(normalize(d(1500n, 3)), d(15n, 1))
+    assert.deepEqual(normalize(d(1000n, 3)), d(1n, 0))
+    assert.deepEqual(normalize(d(0n, 5)), d(0n, 0))
+    assert.deepEqual(normalize(d(-120n, 1)), d(-12n, 0))
+    assert.deepEqual(normalize(d(1000n, 0)), d(1000n, 0))
+    assert.deepEqual(normalize(d(123n, 2)), d(123n, 2))
+  })
+
+  it('tells integers from fractions', () => {
+    for (const text of ['0', '5', '-5', '1.000', '1e3', '2.5e1']) assert.ok(isInteger(p(text)), text)
+    for (const text of ['0.5', '-1.01', '1e-3', '2.55e1']) assert.ok(!isInteger(p(text)), text)
+  })
+})
+
+describe('fromNumberExact', () => {
+  it('gives the exact binary value of a double', () => {
+    assert.equal(str(fromNumberExact(0.1)), '0.1000000000000000055511151231257827021181583404541015625')
+    assert.equal(str(fromNumberExact(0.5)), '0.5')
+    assert.equal(str(fromNumberExact(-0.25)), '-0.25')
+    assert.equal(str(fromNumberExact(42)), '42')
+    assert.equal(str(fromNumberExact(-0)), '0')
+    assert.equal(str(fromNumberExact(2 ** 60)), '1152921504606846976')
+    assert.equal(fromNumberExact(Number.MIN_VALUE).scale, 1074)
+  })
+
+  it('rejects NaN and Infinity, naming the parameter', () => {
+    throwsDecimal(() => fromNumberExact(Number.NaN, 'times'), 'times', 'NaN')
+    throwsDecimal(() => fromNumberExact(1e400, 'times'), 'times', 'Infinity')
+  })
+
+  it('round trips to the same double', () => {
+    fc.assert(
+      fc.property(fc.double({ noNaN: true, noDefaultInfinity: true }), (n) => {
+        assert.equal(Number(str(fromNumberExact(n))), n === 0 ? 0 : n)
       }),
     )
   })
