@@ -153,4 +153,25 @@ describe('orakel CLI', () => {
       assert.match(res.stderr, pattern, args.join(' '))
     }
   })
+
+  it('jobs validate prints the graph of a good spec and every error of a bad one', async () => {
+    const fixture = join(import.meta.dirname, '../../test/fixtures/get-uint256.toml')
+    const good = await run(['jobs', 'validate', fixture])
+    assert.equal(good.code, 0, good.stderr)
+    assert.match(good.stdout, /directrequest job "Get > Uint256", valid/)
+    assert.match(good.stdout, /hash [0-9a-f]{64}/)
+    assert.match(good.stdout, /multiply\s+multiply <- parse/)
+
+    const bad = join(dir, 'bad.toml')
+    await writeFile(
+      bad,
+      'type = "directrequest"\nschemaVersion = 1\ncontractAddress = "0x12"\nobservationSource = """\na [type=nope]\na -> b\n"""\n',
+    )
+    const res = await run(['jobs', 'validate', bad])
+    assert.equal(res.code, 1)
+    assert.match(res.stderr, /bad\.toml: "contractAddress": must be an address/)
+    assert.match(res.stderr, /bad\.toml:6:6: edge refers to task b, which is not declared/)
+    assert.match(res.stderr, /is not a valid job spec \(2 error\(s\)\)/)
+    assert.match((await run(['jobs', 'validate', join(dir, 'none.toml')])).stderr, /cannot read/)
+  })
 })

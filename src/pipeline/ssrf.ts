@@ -26,7 +26,8 @@ export class SsrfError extends BaseError {
   readonly address: string | undefined
   readonly reason: string
   constructor(host: string, reason: string, address?: string) {
-    const what = address && address !== host ? `${host} (${address})` : host
+    const bare = host.startsWith('[') && host.endsWith(']') ? host.slice(1, -1) : host
+    const what = address && address !== bare ? `${host} (${address})` : host
     super(`refused to connect to ${what}: ${reason}`, {
       metaMessages: [
         'Jobs may not reach private, loopback or metadata addresses unless the node allows',

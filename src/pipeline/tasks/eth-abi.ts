@@ -549,3 +549,9 @@ export function withAbiErrors<T>(fn: () => T, param?: string): T {
     throw err
   }
 }
+
+/** The first line of an error's short message (viem's errors carry long help texts). */
+export function viemMessage(err: Error): string {
+  const short = (err as { shortMessage?: string }).shortMessage
+  return (short ?? err.message).split('\n')[0]!
+}

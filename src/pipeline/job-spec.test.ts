@@ -1,0 +1,154 @@
+import assert from 'node:assert/strict'
+import { readFileSync } from 'node:fs'
+import { join } from 'node:path'
+import { describe, it } from 'node:test'
+import fc from 'fast-check'
+import { JobSpecError, parseJobSpec } from './job-spec.ts'
+import { TASKS } from './tasks/index.ts'
+
+const fixture = readFileSync(
+  join(import.meta.dirname, '../../test/fixtures/get-uint256.toml'),
+  'utf8',
+)
+
+const issuesOf = (text: string) => {
+  try {
+    parseJobSpec(text, TASKS)
+  } catch (err) {
+    assert.ok(err instanceof JobSpecError, String(err))
+    return err.issues.map((i) => `${i.line ?? '-'}:${i.column ?? '-'} ${i.message}`)
+  }
+  assert.fail('the spec was accepted')
+}
+
+const minimal = (extra: string, source = 'a [type=memo value="1"]') =>
+  `type = "directrequest"\nschemaVersion = 1\ncontractAddress = "0x613a38AC1659769640aaE063C651F48E0250454C"\n${extra}\nobservationSource = """\n${source}\n"""\n`
+
+describe('parseJobSpec', () => {
+  it('parses the published directrequest spec', () => {
+    const job = parseJobSpec(fixture, TASKS)
+    assert.equal(job.spec.type, 'directrequest')
+    assert.equal(job.spec.name, 'Get > Uint256')
+    assert.equal(job.spec.contractAddress, '0x613a38AC1659769640aaE063C651F48E0250454C')
+    assert.equal(job.spec.evmChainID, 31337n)
+    assert.equal(job.spec.minContractPaymentLinkJuels, 0n)
+    assert.deepEqual(
+      job.pipeline.tasks.map((t) => t.id),
+      [
+        'decode_log',
+        'decode_cbor',
+        'fetch',
+        'parse',
+        'multiply',
+        'encode_data',
+        'encode_tx',
+        'submit_tx',
+      ],
+    )
+    assert.deepEqual(job.warnings, [])
+    assert.match(job.hash, /^[0-9a-f]{64}$/)
+  })
+
+  it('hashes the content, not the formatting', () => {
+    const a = parseJobSpec(
+      minimal(
+        'name = "x"\nrequesters = ["0x613a38ac1659769640aae063c651f48e0250454c"]',
+        'a [type=memo value="1"]\nb [type=memo value="2"]\na -> b',
+      ),
+      TASKS,
+    )
+    const b = parseJobSpec(
+      `# comment\nobservationSource = """digraph { b [value="2" type="memo"]; a [type="memo", value="1"]; a -> b }"""\nrequesters = [ "0x613a38AC1659769640aaE063C651F48E0250454C" ]\nname="x"\ncontractAddress = "0x613a38ac1659769640aae063c651f48e0250454c"\nschemaVersion = 1\ntype = "directrequest"\n`,
+      TASKS,
+    )
+    assert.equal(a.hash, b.hash)
+    const c = parseJobSpec(minimal('name = "y"'), TASKS)
+    const d = parseJobSpec(minimal('name = "y"', 'a [type=memo value="2"]'), TASKS)
+    assert.notEqual(c.hash, d.hash)
+    assert.notEqual(a.hash, c.hash)
+  })
+
+  it('names every bad field', () => {
+    assert.deepEqual(
+      issuesOf(
+        minimal(
+          'externalJobID = "not-a-uuid"\nmaxTaskDuration = "soon"\nminIncomingConfirmations = -1\nrequesters = ["0x12"]\ncolour = "blue"',
+        ),
+      ),
+      [
+        '-:- "externalJobID": must be a UUID',
+        '-:- "maxTaskDuration": must be a duration like 500ms, 10s or 1m30s',
+        '-:- "minIncomingConfirmations": Too small: expected number to be >=0',
+        '-:- "requesters.0": must be an address (0x + 40 hex digits)',
+        '-:- unknown key(s) "colour" for a directrequest job',
+      ],
+    )
+    assert.deepEqual(issuesOf('type = "cron"\n'), [
+      '-:- unknown job type "cron" (one of: directrequest)',
+    ])
+    assert.deepEqual(issuesOf('name = "x"\n'), ['-:- "type" is missing (one of: directrequest)'])
+    assert.match(
+      issuesOf(minimal('').replace('schemaVersion = 1', 'schemaVersion = 2'))[0]!,
+      /schemaVersion.*must be 1/,
+    )
+    assert.match(
+      issuesOf(minimal('').replace(/contractAddress = .*\n/, ''))[0]!,
+      /"contractAddress"/,
+    )
+  })
+
+  it('reports TOML errors and pipeline errors at their line in the file', () => {
+    assert.deepEqual(issuesOf('type = "directrequest"\nname = \n'), [
+      '2:8 invalid TOML: Invalid TOML document: invalid value',
+    ])
+    // The observationSource starts on line 5 of `minimal`.
+    assert.deepEqual(
+      issuesOf(minimal('', 'a [type=memo value="1"]\nb [type=frobnicate]\na -> c')),
+      ['6:1 edge refers to task c, which is not declared'],
+    )
+    assert.deepEqual(issuesOf(minimal('', 'a [type=memo value="1"]\nb [type=frobnicate]')), [
+      '6:9 task b has unknown type "frobnicate"',
+    ])
+  })
+
+  it('collects schema and pipeline errors together', () => {
+    const issues = issuesOf(minimal('gasLimit = "lots"', 'a [type=nope]'))
+    assert.equal(issues.length, 2)
+  })
+
+  it('never crashes on arbitrary input (fast-check)', () => {
+    fc.assert(
+      fc.property(fc.string({ maxLength: 200 }), (text) => {
+        try {
+          parseJobSpec(text, TASKS)
+        } catch (err) {
+          assert.ok(err instanceof JobSpecError, String(err))
+        }
+      }),
+      { numRuns: 1000 },
+    )
+    const lines = fc.constantFrom(
+      'type = "directrequest"',
+      'schemaVersion = 1',
+      'contractAddress = "0x613a38AC1659769640aaE063C651F48E0250454C"',
+      'observationSource = "a [type=memo value=1]"',
+      'observationSource = """a -> b"""',
+      'observationSource = "a [type=http url=\\"$(x)\\"]"',
+      'name = 5',
+      '[table]',
+      'x = [1, "a"]',
+      '"',
+    )
+    fc.assert(
+      fc.property(fc.array(lines, { maxLength: 8 }), (ls) => {
+        try {
+          parseJobSpec(ls.join('\n'), TASKS)
+        } catch (err) {
+          assert.ok(err instanceof JobSpecError, String(err))
+          for (const i of (err as JobSpecError).issues) assert.ok(i.message.length > 0)
+        }
+      }),
+      { numRuns: 1000 },
+    )
+  })
+})
