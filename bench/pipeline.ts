@@ -36,20 +36,26 @@ function jobRun(nonce: number) {
   const data = toHex(encodeDietCbor({ get: url, path: 'data,price', times: 100 }))
   return {
     logTopics: encodeEventTopics({ abi: [event], eventName: 'OracleRequest', args: { specId } }),
-    logData: encodeAbiParameters(event.inputs.filter((i) => !i.indexed), [
-      '0x5FbDB2315678afecb367f032d93F642f64180aa3',
-      toHex(nonce, { size: 32 }),
-      10n ** 17n,
-      '0xCf7Ed3AccA5a467e9e704C703E8D87F634fB0Fc9',
-      '0x4357855e',
-      1_800_000_000n,
-      2n,
-      data,
-    ]),
+    logData: encodeAbiParameters(
+      event.inputs.filter((i) => !i.indexed),
+      [
+        '0x5FbDB2315678afecb367f032d93F642f64180aa3',
+        toHex(nonce, { size: 32 }),
+        10n ** 17n,
+        '0xCf7Ed3AccA5a467e9e704C703E8D87F634fB0Fc9',
+        '0x4357855e',
+        1_800_000_000n,
+        2n,
+        data,
+      ],
+    ),
   }
 }
 
-const fixture = readFileSync(join(import.meta.dirname, '..', 'test', 'fixtures', 'get-uint256.toml'), 'utf8')
+const fixture = readFileSync(
+  join(import.meta.dirname, '..', 'test', 'fixtures', 'get-uint256.toml'),
+  'utf8',
+)
 const cases = {
   'get-uint256': fixture,
   'no-http': fixture.replace(
@@ -103,7 +109,12 @@ for (const [name, spec] of Object.entries(cases)) {
   await Promise.all(Array.from({ length: CONCURRENCY }, worker))
   const elapsed = performance.now() - measureStart
   durations.sort((a, b) => a - b)
-  const pct = (p: number) => Number(durations[Math.min(durations.length - 1, Math.floor((p / 100) * durations.length))]!.toFixed(3))
+  const pct = (p: number) =>
+    Number(
+      durations[Math.min(durations.length - 1, Math.floor((p / 100) * durations.length))]!.toFixed(
+        3,
+      ),
+    )
   console.log(
     JSON.stringify({
       bench: 'pipeline',

@@ -8,7 +8,8 @@ export class JobsCommandError extends BaseError {
   override name = 'JobsCommandError'
 }
 
-const at = (file: string, i: SpecIssue) => `${file}${i.line === undefined ? '' : `:${i.line}:${i.column}`}: ${i.message}`
+const at = (file: string, i: SpecIssue) =>
+  `${file}${i.line === undefined ? '' : `:${i.line}:${i.column}`}: ${i.message}`
 
 /** The parsed graph of a job, for a person. */
 export function describeJob(file: string, job: ParsedJob): string {
@@ -43,7 +44,9 @@ export function jobsCommand(): Command {
       } catch (err) {
         if (!(err instanceof JobSpecError)) throw err
         for (const issue of err.issues) console.error(at(file, issue))
-        throw new JobsCommandError(`${file} is not a valid job spec (${err.issues.length} error(s))`)
+        throw new JobsCommandError(
+          `${file} is not a valid job spec (${err.issues.length} error(s))`,
+        )
       }
     })
   return jobs

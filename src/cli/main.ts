@@ -1,8 +1,8 @@
 import { Command, CommanderError } from 'commander'
 import { BaseError } from '../errors.ts'
 import { demoCommand } from './demo.ts'
-import { jobsCommand } from './jobs.ts'
 import { deployCommand } from './deploy.ts'
+import { jobsCommand } from './jobs.ts'
 
 /** The `orakel` command line. Each command lives in its own module. */
 export function buildProgram(): Command {

@@ -120,12 +120,14 @@ function divRound(n: bigint, d: bigint): bigint {
   const q = n / d
   const r = n % d
   if (r === 0n || 2n * absBig(r) < absBig(d)) return q
-  return (n < 0n) === (d < 0n) ? q + 1n : q - 1n
+  return n < 0n === d < 0n ? q + 1n : q - 1n
 }
 
 function checkPlaces(places: number, what: string): void {
   if (!Number.isSafeInteger(places) || Math.abs(places) > MAX_SCALE) {
-    throw new DecimalError(`${what} must be an integer between -${MAX_SCALE} and ${MAX_SCALE}, got ${places}`)
+    throw new DecimalError(
+      `${what} must be an integer between -${MAX_SCALE} and ${MAX_SCALE}, got ${places}`,
+    )
   }
 }
 
@@ -226,7 +228,9 @@ export function fromNumberExact(n: number, name = 'value'): Decimal {
 export function checkMagnitude(d: Decimal, name = 'value'): Decimal {
   const integer = absBig(d.digits) / pow10(d.scale)
   if (integer >= MAGNITUDE_LIMIT) {
-    throw new DecimalError(`${name} is out of range (more than ${MAX_INTEGER_DIGITS} integer digits)`)
+    throw new DecimalError(
+      `${name} is out of range (more than ${MAX_INTEGER_DIGITS} integer digits)`,
+    )
   }
   return d
 }

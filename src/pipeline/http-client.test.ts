@@ -115,7 +115,12 @@ describe('http client: requests', () => {
   const client = createHttpClient({ allowUnrestricted: true, resolve })
   after(() => client.close())
   const get = (path: string, extra: Record<string, unknown> = {}) =>
-    client.request({ method: 'GET', url: `${base}${path}`, allowUnrestrictedNetworkAccess: true, ...extra })
+    client.request({
+      method: 'GET',
+      url: `${base}${path}`,
+      allowUnrestrictedNetworkAccess: true,
+      ...extra,
+    })
 
   it('GETs a body with status and flattened headers', async () => {
     const res = await get('/echo', { headers: { 'X-Key': 'v1' } })
@@ -204,7 +209,9 @@ describe('http client: requests', () => {
   it('enforces the response cap while streaming', async () => {
     const ok = await get('/stream?n=100000', { maxResponseBytes: 100000 })
     assert.equal(ok.body.length, 100000)
-    const err = await get('/stream?n=3000000', { maxResponseBytes: 1_000_000 }).catch((e: unknown) => e)
+    const err = await get('/stream?n=3000000', { maxResponseBytes: 1_000_000 }).catch(
+      (e: unknown) => e,
+    )
     assert.ok(err instanceof HttpError)
     assert.equal(err.kind, 'too-large')
     assert.match(err.message, /exceeds the limit of 1000000 bytes/)
@@ -250,7 +257,11 @@ describe('http client: requests', () => {
     const closedPort = (s.address() as AddressInfo).port
     await new Promise<void>((r) => s.close(() => r()))
     const err = await client
-      .request({ method: 'GET', url: `http://127.0.0.1:${closedPort}/`, allowUnrestrictedNetworkAccess: true })
+      .request({
+        method: 'GET',
+        url: `http://127.0.0.1:${closedPort}/`,
+        allowUnrestrictedNetworkAccess: true,
+      })
       .catch((e: unknown) => e)
     assert.ok(err instanceof HttpError)
     assert.equal(err.kind, 'network')
@@ -323,17 +334,23 @@ describe('http client: SSRF guard', () => {
         ['http://0.0.0.0/', /unspecified/],
         ['https://192.168.1.1/', /private/],
       ]
-      for (const [url, pattern] of cases) await refused(guarded.request({ method: 'GET', url }), pattern)
+      for (const [url, pattern] of cases)
+        await refused(guarded.request({ method: 'GET', url }), pattern)
     })
   })
 
   it('refuses a name that resolves to a private address, without connecting', async () => {
     resolveCalls = []
     await noConnection(() =>
-      refused(guarded.request({ method: 'GET', url: 'http://private.test/' }), /private\.test \(10\.0\.0\.5\)/),
+      refused(
+        guarded.request({ method: 'GET', url: 'http://private.test/' }),
+        /private\.test \(10\.0\.0\.5\)/,
+      ),
     )
     assert.deepEqual(resolveCalls, ['private.test'])
-    const err = await guarded.request({ method: 'GET', url: 'http://private.test/' }).catch((e: unknown) => e)
+    const err = await guarded
+      .request({ method: 'GET', url: 'http://private.test/' })
+      .catch((e: unknown) => e)
     assert.ok((err as HttpError).walk((e) => e instanceof SsrfError))
   })
 
@@ -363,7 +380,10 @@ describe('http client: SSRF guard', () => {
     )
     const to2 = encodeURIComponent(`http://localhost:${port}/ok`)
     await refused(
-      guarded.request({ method: 'GET', url: `http://public.test:${port}/redirect?code=307&to=${to2}` }),
+      guarded.request({
+        method: 'GET',
+        url: `http://public.test:${port}/redirect?code=307&to=${to2}`,
+      }),
       /localhost/,
     )
   })
@@ -389,7 +409,11 @@ describe('http client: SSRF guard', () => {
     )
     assert.match(asked.message, /this node does not allow it/)
     await refused(permissive.request({ method: 'GET', url }), /loopback/)
-    const res = await permissive.request({ method: 'GET', url, allowUnrestrictedNetworkAccess: true })
+    const res = await permissive.request({
+      method: 'GET',
+      url,
+      allowUnrestrictedNetworkAccess: true,
+    })
     assert.equal(res.status, 200)
     const named = await permissive.request({
       method: 'GET',
@@ -400,20 +424,34 @@ describe('http client: SSRF guard', () => {
   })
 
   it('lets trusted (operator-configured) destinations through regardless', async () => {
-    const res = await guarded.request({ method: 'GET', url: `${base}/ok`, trustedDestination: true })
+    const res = await guarded.request({
+      method: 'GET',
+      url: `${base}/ok`,
+      trustedDestination: true,
+    })
     assert.equal(res.status, 200)
   })
 
   it('never reuses an unrestricted socket for a guarded request', async () => {
     const url = `http://loop.test:${port}/ok`
-    const ok = await permissive.request({ method: 'GET', url, allowUnrestrictedNetworkAccess: true })
+    const ok = await permissive.request({
+      method: 'GET',
+      url,
+      allowUnrestrictedNetworkAccess: true,
+    })
     assert.equal(ok.status, 200)
-    await refused(permissive.request({ method: 'GET', url }), /loop\.test \(127\.0\.0\.1\): loopback/)
+    await refused(
+      permissive.request({ method: 'GET', url }),
+      /loop\.test \(127\.0\.0\.1\): loopback/,
+    )
   })
 
   it('keeps credentials and query secrets out of error messages', async () => {
     const err = await refused(
-      guarded.request({ method: 'GET', url: `http://user:hunter2@127.0.0.1:${port}/p?apikey=s3cret` }),
+      guarded.request({
+        method: 'GET',
+        url: `http://user:hunter2@127.0.0.1:${port}/p?apikey=s3cret`,
+      }),
       /loopback/,
     )
     assert.doesNotMatch(err.message, /hunter2|s3cret|user/)

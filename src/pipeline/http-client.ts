@@ -2,7 +2,13 @@ import http, { type IncomingMessage } from 'node:http'
 import https from 'node:https'
 import type { LookupFunction } from 'node:net'
 import { BaseError } from '../errors.ts'
-import { type AllowAddress, checkHost, createGuardedLookup, type Resolve, SsrfError } from './ssrf.ts'
+import {
+  type AllowAddress,
+  checkHost,
+  createGuardedLookup,
+  type Resolve,
+  SsrfError,
+} from './ssrf.ts'
 
 /**
  * The node's HTTP client, shared by the `http` and `bridge` tasks.
@@ -74,7 +80,12 @@ export class HttpError extends BaseError {
     method: string,
     url: string,
     reason: string,
-    params: { cause?: unknown; details?: string; metaMessages?: string[]; retryable?: boolean } = {},
+    params: {
+      cause?: unknown
+      details?: string
+      metaMessages?: string[]
+      retryable?: boolean
+    } = {},
   ) {
     super(`HTTP ${method} ${url}: ${reason}`, params)
     this.kind = kind
@@ -108,11 +119,14 @@ export function redactUrl(url: URL | string): string {
     try {
       return redactUrl(new URL(url))
     } catch {
-      const stripped = url.replace(/^([a-z][a-z0-9+.-]*:\/\/)[^/?#@]*@/i, '$1').replace(/\?.*$/s, '?…')
+      const stripped = url
+        .replace(/^([a-z][a-z0-9+.-]*:\/\/)[^/?#@]*@/i, '$1')
+        .replace(/\?.*$/s, '?…')
       return JSON.stringify(stripped.length > 80 ? `${stripped.slice(0, 80)}…` : stripped)
     }
   }
-  const path = url.protocol === 'http:' || url.protocol === 'https:' ? url.pathname : url.pathname.slice(0, 80)
+  const path =
+    url.protocol === 'http:' || url.protocol === 'https:' ? url.pathname : url.pathname.slice(0, 80)
   return `${url.protocol}//${url.host}${path}${url.search ? '?…' : ''}`
 }
 
@@ -158,7 +172,8 @@ export function createHttpClient(options: HttpClientOptions = {}): HttpClient & 
       throw new HttpError('invalid-request', method, redactUrl(req.url), 'invalid URL', { cause })
     }
     const unrestricted =
-      req.trustedDestination === true || (allowUnrestricted && req.allowUnrestrictedNetworkAccess === true)
+      req.trustedDestination === true ||
+      (allowUnrestricted && req.allowUnrestrictedNetworkAccess === true)
     const agents = unrestricted ? open : guarded
     const maxBytes = req.maxResponseBytes ?? defaultMaxBytes
     const timeoutMs = req.timeoutMs ?? defaultTimeoutMs
@@ -176,7 +191,12 @@ export function createHttpClient(options: HttpClientOptions = {}): HttpClient & 
       cancel.onCancel?.(err)
     }
     const timer = setTimeout(
-      () => fire(new HttpError('timeout', method, redactUrl(url), `timed out after ${timeoutMs} ms`, { retryable: true })),
+      () =>
+        fire(
+          new HttpError('timeout', method, redactUrl(url), `timed out after ${timeoutMs} ms`, {
+            retryable: true,
+          }),
+        ),
       timeoutMs,
     )
     const signal = req.signal
@@ -213,15 +233,26 @@ export function createHttpClient(options: HttpClientOptions = {}): HttpClient & 
         }
         res.resume()
         if (hop >= maxRedirects) {
-          throw new HttpError('redirect', method, redactUrl(url), `more than ${maxRedirects} redirects`)
+          throw new HttpError(
+            'redirect',
+            method,
+            redactUrl(url),
+            `more than ${maxRedirects} redirects`,
+          )
         }
         let next: URL
         try {
           next = new URL(location, url)
         } catch (cause) {
-          throw new HttpError('redirect', method, redactUrl(url), 'redirected to an invalid URL', { cause })
+          throw new HttpError('redirect', method, redactUrl(url), 'redirected to an invalid URL', {
+            cause,
+          })
         }
-        if (status === 303 ? method !== 'HEAD' : (status === 301 || status === 302) && method === 'POST') {
+        if (
+          status === 303
+            ? method !== 'HEAD'
+            : (status === 301 || status === 302) && method === 'POST'
+        ) {
           method = 'GET'
           body = undefined
           headers = dropHeaders(headers, BODY_HEADERS)
@@ -254,7 +285,13 @@ function abortError(method: string, url: URL, reason: unknown): HttpError {
   )
 }
 
-function refusedError(method: string, url: URL, err: SsrfError, hop: number, hint?: string[]): HttpError {
+function refusedError(
+  method: string,
+  url: URL,
+  err: SsrfError,
+  hop: number,
+  hint?: string[],
+): HttpError {
   const where = hop > 0 ? ` (after redirect #${hop})` : ''
   return new HttpError('refused', method, redactUrl(url), `${err.shortMessage}${where}`, {
     cause: err,
@@ -263,7 +300,10 @@ function refusedError(method: string, url: URL, err: SsrfError, hop: number, hin
   })
 }
 
-function dropHeaders(headers: Record<string, string>, names: readonly string[]): Record<string, string> {
+function dropHeaders(
+  headers: Record<string, string>,
+  names: readonly string[],
+): Record<string, string> {
   const out: Record<string, string> = {}
   for (const [k, v] of Object.entries(headers)) if (!names.includes(k.toLowerCase())) out[k] = v
   return out
@@ -289,13 +329,25 @@ const NETWORK_REASONS: Record<string, string> = {
   EPIPE: 'connection closed while sending',
 }
 
-function networkError(method: string, url: URL, err: unknown, hop: number, hint?: string[]): HttpError {
+function networkError(
+  method: string,
+  url: URL,
+  err: unknown,
+  hop: number,
+  hint?: string[],
+): HttpError {
   if (err instanceof HttpError) return err
   if (err instanceof SsrfError) return refusedError(method, url, err, hop, hint)
   const code = (err as NodeJS.ErrnoException)?.code
   const text = err instanceof Error ? err.message : String(err)
-  if (code === 'ERR_INVALID_HTTP_TOKEN' || code === 'ERR_INVALID_CHAR' || code === 'ERR_HTTP_INVALID_HEADER_VALUE') {
-    return new HttpError('invalid-request', method, redactUrl(url), `invalid request: ${text}`, { cause: err })
+  if (
+    code === 'ERR_INVALID_HTTP_TOKEN' ||
+    code === 'ERR_INVALID_CHAR' ||
+    code === 'ERR_HTTP_INVALID_HEADER_VALUE'
+  ) {
+    return new HttpError('invalid-request', method, redactUrl(url), `invalid request: ${text}`, {
+      cause: err,
+    })
   }
   const reason = code ? `${NETWORK_REASONS[code] ?? text} (${code})` : text
   return new HttpError('network', method, redactUrl(url), reason, { cause: err, retryable: true })
@@ -317,7 +369,8 @@ function send(
     if (cancel.error) return reject(cancel.error)
     const isHttps = url.protocol === 'https:'
     const hostname = url.hostname.startsWith('[') ? url.hostname.slice(1, -1) : url.hostname
-    const outHeaders = body === undefined ? headers : { ...headers, 'content-length': String(byteLength(body)) }
+    const outHeaders =
+      body === undefined ? headers : { ...headers, 'content-length': String(byteLength(body)) }
     let req: http.ClientRequest
     try {
       req = (isHttps ? https : http).request({
@@ -339,7 +392,12 @@ function send(
       settled = true
       if (cancel.error) return reject(cancel.error)
       // A kept-alive socket the server closed meanwhile: try once more on a fresh one.
-      if (!retried && req.reusedSocket && (err as NodeJS.ErrnoException).code === 'ECONNRESET' && IDEMPOTENT.has(method)) {
+      if (
+        !retried &&
+        req.reusedSocket &&
+        (err as NodeJS.ErrnoException).code === 'ECONNRESET' &&
+        IDEMPOTENT.has(method)
+      ) {
         send(agents, url, method, headers, body, cancel, hint, hop, true).then(resolve, reject)
         return
       }
@@ -359,10 +417,25 @@ function byteLength(body: string | Uint8Array): number {
 }
 
 /** The response body, failing as soon as it passes `maxBytes`. */
-function readBody(res: IncomingMessage, method: string, url: URL, maxBytes: number, cancel: Cancel): Promise<Uint8Array> {
+function readBody(
+  res: IncomingMessage,
+  method: string,
+  url: URL,
+  maxBytes: number,
+  cancel: Cancel,
+): Promise<Uint8Array> {
   return new Promise<Uint8Array>((resolve, reject) => {
     const tooLarge = () =>
-      new HttpError('too-large', method, redactUrl(url), `response exceeds the limit of ${maxBytes} bytes`)
+      new HttpError(
+        'too-large',
+        method,
+        redactUrl(url),
+        `response exceeds the limit of ${maxBytes} bytes`,
+      )
+    if (cancel.error) {
+      res.destroy()
+      return reject(cancel.error)
+    }
     const declared = Number(res.headers['content-length'])
     if (declared > maxBytes) {
       res.destroy()
@@ -386,15 +459,23 @@ function readBody(res: IncomingMessage, method: string, url: URL, maxBytes: numb
       }
       chunks.push(chunk)
     })
-    res.on('end', () => finish(undefined, chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks, total)))
+    res.on('end', () =>
+      finish(undefined, chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks, total)),
+    )
     res.on('error', (err) => finish(cancel.error ?? networkError(method, url, err, 0)))
     res.on('close', () => {
       if (!res.complete) {
         finish(
           cancel.error ??
-            new HttpError('network', method, redactUrl(url), 'connection closed before the response ended', {
-              retryable: true,
-            }),
+            new HttpError(
+              'network',
+              method,
+              redactUrl(url),
+              'connection closed before the response ended',
+              {
+                retryable: true,
+              },
+            ),
         )
       }
     })

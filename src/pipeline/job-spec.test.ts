@@ -101,13 +101,13 @@ describe('parseJobSpec', () => {
     assert.deepEqual(issuesOf('type = "directrequest"\nname = \n'), [
       '2:8 invalid TOML: Invalid TOML document: invalid value',
     ])
-    // The observationSource starts on line 5 of `minimal`.
+    // The observationSource's first line is line 6 of `minimal`.
     assert.deepEqual(
       issuesOf(minimal('', 'a [type=memo value="1"]\nb [type=frobnicate]\na -> c')),
-      ['6:1 edge refers to task c, which is not declared'],
+      ['8:6 edge refers to task c, which is not declared'],
     )
     assert.deepEqual(issuesOf(minimal('', 'a [type=memo value="1"]\nb [type=frobnicate]')), [
-      '6:9 task b has unknown type "frobnicate"',
+      '7:9 task b has unknown type "frobnicate"',
     ])
   })
 

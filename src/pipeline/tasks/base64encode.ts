@@ -16,7 +16,8 @@ export const base64encodeTask = defineTask({
     let bytes: Uint8Array
     if (value instanceof Uint8Array) bytes = value
     else if (typeof value === 'string') bytes = new TextEncoder().encode(value)
-    else throw new TaskError(`expected a string or bytes, got ${describe(value)}`, { param: 'input' })
+    else
+      throw new TaskError(`expected a string or bytes, got ${describe(value)}`, { param: 'input' })
     return ok(Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('base64'))
   },
 })

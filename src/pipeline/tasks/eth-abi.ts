@@ -34,6 +34,7 @@ import {
   type AbiParameter,
   bytesToHex,
   decodeAbiParameters,
+  encodeAbiParameters,
   getAddress,
   type Hex,
   hexToBytes,
@@ -92,7 +93,9 @@ class SignatureParser {
 
   here(): string {
     const rest = this.text.slice(this.pos)
-    return rest ? `at ${JSON.stringify(rest.length > 24 ? `${rest.slice(0, 24)}…` : rest)}` : 'at the end'
+    return rest
+      ? `at ${JSON.stringify(rest.length > 24 ? `${rest.slice(0, 24)}…` : rest)}`
+      : 'at the end'
   }
 
   skipSpace(): void {
@@ -222,7 +225,8 @@ class SignatureParser {
 }
 
 function parseSafely<T>(text: unknown, fn: (parser: SignatureParser) => T): T {
-  if (typeof text !== 'string') throw new EthAbiError(`expected an ABI string, got ${describe(text)}`)
+  if (typeof text !== 'string')
+    throw new EthAbiError(`expected an ABI string, got ${describe(text)}`)
   const parser = new SignatureParser(text)
   if (parser.atEnd()) throw new EthAbiError('the ABI string is empty')
   return fn(parser)
@@ -242,7 +246,9 @@ export function parseEventAbi(text: string): AbiEvent {
     }
     p.pos++
     const inputs = p.params(true, true)
+    const afterParams = p.pos
     if (p.word() === 'anonymous') p.fail('anonymous events are not supported')
+    p.pos = afterParams
     p.end()
     const indexed = inputs.filter((i) => i.indexed).length
     if (indexed > 3) p.fail(`an event has at most 3 indexed parameters, this one has ${indexed}`)
@@ -367,10 +373,12 @@ function toFixedBytes(type: string, value: unknown, path: string): Hex {
   const size = Number(type.slice(5))
   let bytes = hexOrBytes(value, path)
   if (bytes === undefined) {
-    if (typeof value !== 'string') fail(path, `expected ${size} bytes for ${type}, got ${describe(value)}`)
+    if (typeof value !== 'string')
+      fail(path, `expected ${size} bytes for ${type}, got ${describe(value)}`)
     bytes = new TextEncoder().encode(value)
   }
-  if (bytes.length !== size) fail(path, `expected exactly ${size} bytes for ${type}, got ${bytes.length}`)
+  if (bytes.length !== size)
+    fail(path, `expected exactly ${size} bytes for ${type}, got ${bytes.length}`)
   return bytesToHex(bytes)
 }
 
@@ -418,7 +426,11 @@ function isRecord(value: unknown): boolean {
  * an array in parameter order. Each error names its path under `root` (`data.value`). Extra
  * keys are ignored, as Chainlink does.
  */
-export function toAbiValues(params: readonly AbiParameter[], data: unknown, root: string): unknown[] {
+export function toAbiValues(
+  params: readonly AbiParameter[],
+  data: unknown,
+  root: string,
+): unknown[] {
   if (Array.isArray(data)) {
     if (data.length !== params.length) {
       fail(root, `expected ${params.length} values, got an array of ${data.length}`)
@@ -427,7 +439,8 @@ export function toAbiValues(params: readonly AbiParameter[], data: unknown, root
   }
   if (!isRecord(data)) fail(root, `expected an object of arguments, got ${describe(data)}`)
   return params.map((p, i) => {
-    if (!p.name) fail(root, `argument ${i} (${p.type}) has no name in the ABI, so it cannot be looked up`)
+    if (!p.name)
+      fail(root, `argument ${i} (${p.type}) has no name in the ABI, so it cannot be looked up`)
     const path = `${root}.${p.name}`
     const { has, value } = field(data, p.name)
     if (!has || value === undefined) fail(path, `is missing (${p.type})`)
@@ -451,7 +464,8 @@ export function toAbiValue(param: AbiParameter, value: unknown, path: string): u
     const components = (param as { components?: readonly AbiParameter[] }).components ?? []
     return toAbiValues(components, value, path)
   }
-  if (value === null || value === undefined) fail(path, `expected a value for ${type}, got ${describe(value)}`)
+  if (value === null || value === undefined)
+    fail(path, `expected a value for ${type}, got ${describe(value)}`)
   if (/^u?int\d+$/.test(type)) return toInt(type, value, path)
   if (type === 'address') return toAddress(value, path)
   if (type === 'bool') return toBool(value, path)
@@ -467,40 +481,87 @@ export function toAbiValue(param: AbiParameter, value: unknown, path: string): u
 /**
  * A decoded viem value as a pipeline value: integers as bigint (viem gives small ones as
  * numbers), addresses checksummed, bytes as lowercase hex, tuples as objects keyed by
- * component name (arrays when a component is unnamed).
+ * component name (arrays when a component is unnamed). viem does not check that a decoded
+ * integer fits its type (it decodes the word 256 as a uint8 of 256); this does, naming `path`.
  */
-export function fromAbiValue(param: AbiParameter, value: unknown): unknown {
+export function fromAbiValue(param: AbiParameter, value: unknown, path = 'value'): unknown {
   const array = /^(.*)\[(\d*)\]$/.exec(param.type)
   if (array) {
     const inner = { ...param, type: array[1]! }
-    return (value as readonly unknown[]).map((v) => fromAbiValue(inner, v))
+    return (value as readonly unknown[]).map((v, i) => fromAbiValue(inner, v, `${path}[${i}]`))
   }
   if (param.type === 'tuple') {
     const components = (param as { components?: readonly AbiParameter[] }).components ?? []
     const values = components.map((c, i) =>
-      fromAbiValue(c, Array.isArray(value) ? value[i] : (value as Record<string, unknown>)[c.name!]),
+      fromAbiValue(
+        c,
+        Array.isArray(value) ? value[i] : (value as Record<string, unknown>)[c.name!],
+        `${path}.${c.name || i}`,
+      ),
     )
     if (components.some((c) => !c.name)) return values
     return Object.fromEntries(components.map((c, i) => [c.name!, values[i]]))
   }
-  if (typeof value === 'number') return BigInt(value)
+  if (/^u?int\d+$/.test(param.type))
+    return toInt(param.type, BigInt(value as number | bigint), path)
   if (param.type === 'address') return getAddress(value as string)
   if (typeof value === 'string' && param.type.startsWith('bytes')) return value.toLowerCase()
   return value
 }
 
 /** Decoded values as a map keyed by parameter name (by position for unnamed ones). */
-export function toNamedMap(params: readonly AbiParameter[], values: readonly unknown[]): Record<string, unknown> {
+export function toNamedMap(
+  params: readonly AbiParameter[],
+  values: readonly unknown[],
+): Record<string, unknown> {
   return Object.fromEntries(params.map((p, i) => [p.name || String(i), values[i]]))
 }
 
-/** Decodes `data` as `params` into a map keyed by parameter name. */
-export function decodeToMap(params: readonly AbiParameter[], data: Hex): Record<string, unknown> {
-  const values = decodeAbiParameters(params, data) as readonly unknown[]
-  return toNamedMap(
-    params,
-    params.map((p, i) => fromAbiValue(p, values[i])),
-  )
+/** Canonical type list, `uint8,(address,bool)[]`, as in signatures. */
+export function formatTypes(params: readonly AbiParameter[]): string {
+  return params
+    .map((p) =>
+      p.type.startsWith('tuple')
+        ? `(${formatTypes((p as { components?: readonly AbiParameter[] }).components ?? [])})${p.type.slice(5)}`
+        : p.type,
+    )
+    .join(',')
+}
+
+/**
+ * Decodes `data` as `params` into a map keyed by parameter name. Strict: integers must fit
+ * their type, and the data must be the canonical encoding of what it decodes to (no dirty
+ * padding in addresses, bytesN or integers; standard offsets). Trailing bytes are allowed.
+ * Errors name their path under `root`.
+ */
+export function decodeToMap(
+  params: readonly AbiParameter[],
+  data: Hex,
+  root = 'data',
+): Record<string, unknown> {
+  const types = formatTypes(params)
+  let raw: readonly unknown[]
+  try {
+    raw = decodeAbiParameters(params, data) as readonly unknown[]
+  } catch (cause) {
+    throw new EthAbiError(`${root}: does not decode as (${types})`, {
+      details: cause instanceof Error ? viemMessage(cause) : String(cause),
+      cause,
+    })
+  }
+  const values = params.map((p, i) => fromAbiValue(p, raw[i], `${root}.${p.name || i}`))
+  let canonical: string | undefined
+  try {
+    canonical = encodeAbiParameters(params, raw)
+  } catch {
+    canonical = undefined
+  }
+  if (canonical === undefined || data.slice(0, canonical.length).toLowerCase() !== canonical) {
+    throw new EthAbiError(`${root}: is not a canonical ABI encoding of (${types})`, {
+      details: 'a value has non-zero padding bits, or the offsets are non-standard',
+    })
+  }
+  return toNamedMap(params, values)
 }
 
 /** Whether an indexed event parameter of this type is stored in its topic as a hash. */

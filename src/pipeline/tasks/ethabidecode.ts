@@ -9,8 +9,8 @@
  * lowercase hex, tuples objects; an unnamed argument is keyed by its position ("0", "1", ...).
  */
 import { defineTask, paramString, rawParam, singleInput } from '../params.ts'
-import { ok, TaskError } from '../task.ts'
-import { decodeToMap, parseParamsAbi, toHexData, viemMessage, withAbiErrors } from './eth-abi.ts'
+import { ok } from '../task.ts'
+import { decodeToMap, parseParamsAbi, toHexData, withAbiErrors } from './eth-abi.ts'
 
 export const ethabidecodeTask = defineTask({
   type: 'ethabidecode',
@@ -19,15 +19,6 @@ export const ethabidecodeTask = defineTask({
     const params = withAbiErrors(() => parseParamsAbi(paramString(ctx, 'abi')), 'abi')
     const raw = rawParam(ctx, 'data')
     const data = toHexData('data', raw === undefined ? singleInput(ctx) : raw)
-    try {
-      return ok(decodeToMap(params, data))
-    } catch (cause) {
-      const types = params.map((p) => p.type).join(', ')
-      throw new TaskError(`does not decode as (${types})`, {
-        param: 'data',
-        details: cause instanceof Error ? viemMessage(cause) : String(cause),
-        cause,
-      })
-    }
+    return ok(withAbiErrors(() => decodeToMap(params, data, 'data')))
   },
 })

@@ -10,18 +10,18 @@
  * error rather than garbage. Indexed strings, bytes, arrays and tuples give their topic (a
  * hash). Values: integers bigint, addresses checksummed, bytes lowercase hex.
  */
-import { type AbiEvent, type AbiParameter, decodeAbiParameters, type Hex, toEventSelector } from 'viem'
+import { type AbiEvent, type Hex, toEventSelector } from 'viem'
 import { parseJson } from '../json.ts'
 import { defineTask, describe, paramString, rawParam } from '../params.ts'
 import { ok, type TaskContext, TaskError } from '../task.ts'
 import {
+  decodeToMap,
   type EventParameter,
-  fromAbiValue,
+  formatTypes,
   isHashedInTopic,
   parseEventAbi,
   toHexData,
   toNamedMap,
-  viemMessage,
   withAbiErrors,
 } from './eth-abi.ts'
 
@@ -30,12 +30,10 @@ function toTopic(name: string, value: unknown): Hex {
   try {
     hex = toHexData(name, value)
   } catch {
-    throw new TaskError(`${name}: expected a 32-byte hex topic, got ${describe(value)}`, { param: 'topics' })
+    throw new TaskError(`${name}: expected a 32-byte hex topic, got ${describe(value)}`)
   }
   if (hex.length !== 66) {
-    throw new TaskError(`${name}: expected a 32-byte topic, got ${(hex.length - 2) / 2} bytes`, {
-      param: 'topics',
-    })
+    throw new TaskError(`${name}: expected a 32-byte topic, got ${(hex.length - 2) / 2} bytes`)
   }
   return hex
 }
@@ -62,14 +60,6 @@ function topicsParam(ctx: TaskContext): Hex[] {
   return value.map((t, i) => toTopic(`topics[${i}]`, t))
 }
 
-function signature(event: AbiEvent): string {
-  const format = (p: AbiParameter): string =>
-    p.type.startsWith('tuple')
-      ? `(${((p as { components?: AbiParameter[] }).components ?? []).map(format).join(',')})${p.type.slice(5)}`
-      : p.type
-  return `${event.name}(${event.inputs.map(format).join(',')})`
-}
-
 /** Decodes one log of `event` into a map of its arguments, in ABI order. */
 export function decodeEventLogToMap(
   event: AbiEvent,
@@ -79,10 +69,12 @@ export function decodeEventLogToMap(
   const inputs = event.inputs as readonly EventParameter[]
   const indexed = inputs.filter((p) => p.indexed)
   const plain = inputs.filter((p) => !p.indexed)
-  const sig = signature(event)
+  const sig = `${event.name}(${formatTypes(event.inputs)})`
   const selector = toEventSelector(sig)
   if (topics.length === 0) {
-    throw new TaskError(`expected the hash of ${sig} as topic 0, got no topics`, { param: 'topics' })
+    throw new TaskError(`expected the hash of ${sig} as topic 0, got no topics`, {
+      param: 'topics',
+    })
   }
   if (topics[0]!.toLowerCase() !== selector) {
     throw new TaskError(`topic 0 is not the hash of ${sig}: the log is of another event`, {
@@ -103,34 +95,18 @@ export function decodeEventLogToMap(
       values.set(p, topic)
       return
     }
-    try {
-      values.set(p, fromAbiValue(p, decodeAbiParameters([p], topic)[0]))
-    } catch (cause) {
-      throw new TaskError(`topics[${i + 1}] does not decode as ${p.type} ${p.name ?? ''}`.trim(), {
-        param: 'topics',
-        cause,
-      })
-    }
+    const decoded = withAbiErrors(() => decodeToMap([p], topic, `topics[${i + 1}]`))
+    values.set(p, Object.values(decoded)[0])
   })
-  let decoded: readonly unknown[]
-  try {
-    decoded = decodeAbiParameters(plain, data) as readonly unknown[]
-  } catch (cause) {
-    throw new TaskError(`does not decode as the non-indexed arguments of ${sig}`, {
-      param: 'data',
-      details: cause instanceof Error ? viemMessage(cause) : String(cause),
-      cause,
-    })
-  }
+  const decoded = withAbiErrors(() => decodeToMap(plain, data, 'data'))
   plain.forEach((p, i) => {
-    values.set(p, fromAbiValue(p, decoded[i]))
+    values.set(p, decoded[p.name || String(i)])
   })
   return toNamedMap(
     inputs,
     inputs.map((p) => values.get(p)),
   )
 }
-
 
 export const ethabidecodelogTask = defineTask({
   type: 'ethabidecodelog',

@@ -14,7 +14,13 @@
 import { encodeAbiParameters, encodeFunctionData, type Hex } from 'viem'
 import { defineTask, paramJson, paramString } from '../params.ts'
 import { ok, TaskError } from '../task.ts'
-import { type EncodeAbi, parseEncodeAbi, toAbiValues, viemMessage, withAbiErrors } from './eth-abi.ts'
+import {
+  type EncodeAbi,
+  parseEncodeAbi,
+  toAbiValues,
+  viemMessage,
+  withAbiErrors,
+} from './eth-abi.ts'
 
 /** Encodes `data` (a map or array of pipeline values) for `abi`; errors name `data.<arg>`. */
 export function encodeWithAbi(abi: EncodeAbi, data: unknown, root = 'data'): Hex {

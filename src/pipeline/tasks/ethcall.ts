@@ -15,13 +15,7 @@
 import { type Address, type Client, decodeErrorResult, type Hex } from 'viem'
 import { call, getChainId } from 'viem/actions'
 import { BaseError } from '../../errors.ts'
-import {
-  defineTask,
-  paramBool,
-  paramString,
-  rawParam,
-  toInteger,
-} from '../params.ts'
+import { defineTask, paramBool, paramString, rawParam, toInteger } from '../params.ts'
 import { ok, type TaskContext, TaskError } from '../task.ts'
 import { toAddressParam, toHexData, viemMessage } from './eth-abi.ts'
 
@@ -69,7 +63,10 @@ export class EthCallRevertedError extends TaskError {
   override name = 'EthCallRevertedError'
   readonly data: Hex
   readonly reason: string | undefined
-  constructor(message: string, params: { data: Hex; reason?: string; details?: string; cause?: unknown }) {
+  constructor(
+    message: string,
+    params: { data: Hex; reason?: string; details?: string; cause?: unknown },
+  ) {
     super(message, { details: params.details, cause: params.cause, retryable: false })
     this.data = params.data
     this.reason = params.reason
@@ -116,15 +113,15 @@ export function viemChainReader(client: Client): ChainReader {
 const BLOCK_TAGS = new Set<string>(['latest', 'pending', 'earliest', 'safe', 'finalized'])
 
 const PANIC_REASONS: Record<number, string> = {
-  0x01: 'assertion failed',
-  0x11: 'arithmetic underflow or overflow',
-  0x12: 'division or modulo by zero',
-  0x21: 'invalid enum value',
-  0x22: 'incorrectly encoded storage byte array',
-  0x31: 'pop() on an empty array',
-  0x32: 'array index out of bounds',
-  0x41: 'out of memory',
-  0x51: 'call to a zero-initialized internal function',
+  1: 'assertion failed',
+  17: 'arithmetic underflow or overflow',
+  18: 'division or modulo by zero',
+  33: 'invalid enum value',
+  34: 'incorrectly encoded storage byte array',
+  49: 'pop() on an empty array',
+  50: 'array index out of bounds',
+  65: 'out of memory',
+  81: 'call to a zero-initialized internal function',
 }
 
 /**
@@ -138,37 +135,49 @@ export function revertData(err: unknown): Hex | undefined {
   while (current && typeof current === 'object' && !seen.has(current)) {
     seen.add(current)
     const e = current as { data?: unknown; message?: unknown; details?: unknown }
-    const data = typeof e.data === 'object' && e.data !== null ? (e.data as { data?: unknown }).data : e.data
-    if (typeof data === 'string' && /^0x(?:[0-9a-fA-F]{2})*$/.test(data)) return data.toLowerCase() as Hex
-    if (/revert/i.test(`${String(e.message ?? '')} ${String(e.details ?? '')}`)) looksReverted = true
+    const data =
+      typeof e.data === 'object' && e.data !== null ? (e.data as { data?: unknown }).data : e.data
+    if (typeof data === 'string' && /^0x(?:[0-9a-fA-F]{2})*$/.test(data))
+      return data.toLowerCase() as Hex
+    if (/revert/i.test(`${String(e.message ?? '')} ${String(e.details ?? '')}`))
+      looksReverted = true
     current = (current as { cause?: unknown }).cause
   }
   return looksReverted ? '0x' : undefined
 }
 
-/** A person-readable reason of revert data: Error(string), Panic(uint256), or a selector. */
+/**
+ * A person-readable reason of revert data: the `Error(string)` text, the Panic code, or the
+ * selector of a custom error (which cannot be decoded without the contract's ABI).
+ */
 export function revertReason(data: Hex): string {
-  if (data === '0x') return 'without a reason'
+  if (data === '0x') return 'no reason given'
   try {
     const decoded = decodeErrorResult({ abi: [], data })
-    if (decoded.errorName === 'Error') return `with reason ${JSON.stringify(decoded.args[0])}`
+    if (decoded.errorName === 'Error') return String(decoded.args[0])
     if (decoded.errorName === 'Panic') {
       const code = decoded.args[0] as bigint
       const text = PANIC_REASONS[Number(code)]
-      return `with panic 0x${code.toString(16).padStart(2, '0')}${text ? ` (${text})` : ''}`
+      return `panic 0x${code.toString(16).padStart(2, '0')}${text ? ` (${text})` : ''}`
     }
   } catch {
     // not a standard error: fall through
   }
-  if (data.length >= 10) return `with custom error ${data.slice(0, 10)}`
-  return `with malformed revert data ${data}`
+  if (data.length >= 10) return `custom error ${data.slice(0, 10)}`
+  return `malformed revert data ${data}`
 }
 
-function optionalInteger(ctx: TaskContext, name: string, min: bigint, max: bigint): bigint | undefined {
+function optionalInteger(
+  ctx: TaskContext,
+  name: string,
+  min: bigint,
+  max: bigint,
+): bigint | undefined {
   const raw = rawParam(ctx, name)
   if (raw === undefined || raw === '') return undefined
   const n = toInteger(name, raw)
-  if (n < min || n > max) throw new TaskError(`${n} is out of range [${min}, ${max}]`, { param: name })
+  if (n < min || n > max)
+    throw new TaskError(`${n} is out of range [${min}, ${max}]`, { param: name })
   return n
 }
 
@@ -178,8 +187,10 @@ const UINT256_MAX = (1n << 256n) - 1n
 function blockParam(ctx: TaskContext): { blockNumber: bigint } | { blockTag: BlockTag } {
   const raw = rawParam(ctx, 'block')
   if (raw === undefined || raw === '') return { blockTag: 'latest' }
-  if (typeof raw === 'string' && BLOCK_TAGS.has(raw.trim())) return { blockTag: raw.trim() as BlockTag }
-  if (typeof raw === 'string' && /^0x[0-9a-fA-F]+$/.test(raw.trim())) return { blockNumber: BigInt(raw.trim()) }
+  if (typeof raw === 'string' && BLOCK_TAGS.has(raw.trim()))
+    return { blockTag: raw.trim() as BlockTag }
+  if (typeof raw === 'string' && /^0x[0-9a-fA-F]+$/.test(raw.trim()))
+    return { blockNumber: BigInt(raw.trim()) }
   let n: bigint
   try {
     n = toInteger('block', raw)
@@ -193,11 +204,18 @@ function blockParam(ctx: TaskContext): { blockNumber: bigint } | { blockTag: Blo
   return { blockNumber: n }
 }
 
-function aborted(signal: AbortSignal): Promise<never> {
-  return new Promise((_, reject) => {
-    const onAbort = () => reject(new TaskError('the call was aborted', { cause: signal.reason, retryable: true }))
-    if (signal.aborted) onAbort()
-    else signal.addEventListener('abort', onAbort, { once: true })
+/** `promise`, or a retryable TaskError as soon as `signal` aborts. */
+function raceAbort<T>(promise: Promise<T>, signal: AbortSignal): Promise<T> {
+  const abortError = () =>
+    new TaskError('the call was aborted', { cause: signal.reason, retryable: true })
+  if (signal.aborted) {
+    promise.catch(() => {}) // the reader's own abort error is not interesting
+    return Promise.reject(abortError())
+  }
+  return new Promise<T>((resolve, reject) => {
+    const onAbort = () => reject(abortError())
+    signal.addEventListener('abort', onAbort, { once: true })
+    promise.then(resolve, reject).finally(() => signal.removeEventListener('abort', onAbort))
   })
 }
 
@@ -219,7 +237,8 @@ export const ethcallTask = defineTask({
     if (rawData === undefined) throw new TaskError('is required', { param: 'data' })
     const data = toHexData('data', rawData)
     const rawFrom = rawParam(ctx, 'from')
-    const from = rawFrom === undefined || rawFrom === '' ? undefined : toAddressParam('from', rawFrom)
+    const from =
+      rawFrom === undefined || rawFrom === '' ? undefined : toAddressParam('from', rawFrom)
     const gas = optionalInteger(ctx, 'gas', 1n, UINT64_MAX)
     const gasPrice = optionalInteger(ctx, 'gasPrice', 0n, UINT256_MAX)
     const chainId = optionalInteger(ctx, 'evmChainID', 1n, UINT256_MAX) ?? ctx.deps.evmChainID
@@ -240,14 +259,15 @@ export const ethcallTask = defineTask({
     }
     let result: Hex
     try {
-      result = await Promise.race([chain.call(req), aborted(ctx.signal)])
+      if (ctx.signal.aborted) throw new TaskError('the call was aborted', { retryable: true })
+      result = await raceAbort(chain.call(req), ctx.signal)
     } catch (err) {
       if (err instanceof TaskError) throw err
       const revert = revertData(err)
       const details = err instanceof Error ? viemMessage(err) : String(err)
       if (revert !== undefined) {
         const reason = extract ? revertReason(revert) : undefined
-        throw new EthCallRevertedError(`eth_call to ${to} reverted${reason ? ` ${reason}` : ''}`, {
+        throw new EthCallRevertedError(`eth_call to ${to} reverted${reason ? `: ${reason}` : ''}`, {
           data: revert,
           ...(reason ? { reason } : {}),
           details: `revert data: ${revert}`,
@@ -261,7 +281,9 @@ export const ethcallTask = defineTask({
       })
     }
     if (typeof result !== 'string' || !/^0x(?:[0-9a-fA-F]{2})*$/.test(result)) {
-      throw new TaskError(`eth_call to ${to} returned a malformed result`, { details: String(result) })
+      throw new TaskError(`eth_call to ${to} returned a malformed result`, {
+        details: String(result),
+      })
     }
     return ok(result.toLowerCase())
   },

@@ -27,8 +27,11 @@ export const hexencodeTask = defineTask({
       }
       return ok(`0x${truncate(d).toString(16)}`)
     }
-    throw new TaskError(`expected a string, bytes or a non-negative integer, got ${describe(value)}`, {
-      param: 'input',
-    })
+    throw new TaskError(
+      `expected a string, bytes or a non-negative integer, got ${describe(value)}`,
+      {
+        param: 'input',
+      },
+    )
   },
 })

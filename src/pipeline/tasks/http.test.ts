@@ -84,7 +84,11 @@ after(() => client.close())
 const nodeDefault: TaskDeps = { http: client }
 const nodePermissive: TaskDeps = { http: client, allowUnrestrictedNetworkAccess: true }
 
-function run(params: Record<string, string>, deps: TaskDeps = nodePermissive, extra = {}): Promise<TaskResult> {
+function run(
+  params: Record<string, string>,
+  deps: TaskDeps = nodePermissive,
+  extra = {},
+): Promise<TaskResult> {
   return Promise.resolve(httpTask.run(testContext({ type: 'http', params, deps, ...extra })))
 }
 function unrestricted(params: Record<string, string>) {
@@ -127,7 +131,10 @@ describe('http task', () => {
   })
 
   it('sends headers given as a Chainlink array or a JSON object', async () => {
-    await unrestricted({ url: `${base}/echo`, headers: '["X-Key", "secret", "Accept", "text/plain"]' })
+    await unrestricted({
+      url: `${base}/echo`,
+      headers: '["X-Key", "secret", "Accept", "text/plain"]',
+    })
     assert.equal(lastSeen().headers['x-key'], 'secret')
     assert.equal(lastSeen().headers.accept, 'text/plain')
     const result = await run(
@@ -148,25 +155,47 @@ describe('http task', () => {
   })
 
   it('rejects malformed headers', async () => {
-    expectError(await unrestricted({ url: `${base}/echo`, headers: '["X-Key"]' }), /parameter "headers".*even number/)
-    expectError(await unrestricted({ url: `${base}/echo`, headers: '"X-Key: v"' }), /parameter "headers"/)
-    expectError(await unrestricted({ url: `${base}/echo`, headers: '["Bad Name", "v"]' }), /not a valid header name/)
-    expectError(await unrestricted({ url: `${base}/echo`, headers: '["X", "a\\r\\nB: c"]' }), /line break/)
+    expectError(
+      await unrestricted({ url: `${base}/echo`, headers: '["X-Key"]' }),
+      /parameter "headers".*even number/,
+    )
+    expectError(
+      await unrestricted({ url: `${base}/echo`, headers: '"X-Key: v"' }),
+      /parameter "headers"/,
+    )
+    expectError(
+      await unrestricted({ url: `${base}/echo`, headers: '["Bad Name", "v"]' }),
+      /not a valid header name/,
+    )
+    expectError(
+      await unrestricted({ url: `${base}/echo`, headers: '["X", "a\\r\\nB: c"]' }),
+      /line break/,
+    )
   })
 
   it('fails on non-2xx statuses, naming the status', async () => {
-    const e404 = expectError(await unrestricted({ url: `${base}/status?code=404` }), /returned HTTP 404/)
+    const e404 = expectError(
+      await unrestricted({ url: `${base}/status?code=404` }),
+      /returned HTTP 404/,
+    )
     assert.equal(e404.retryable, false)
     assert.match(e404.message, /status 404/)
-    const e503 = expectError(await unrestricted({ url: `${base}/status?code=503` }), /returned HTTP 503/)
+    const e503 = expectError(
+      await unrestricted({ url: `${base}/status?code=503` }),
+      /returned HTTP 503/,
+    )
     assert.equal(e503.retryable, true)
   })
 
   it('times out through ctx.signal', async () => {
     const start = Date.now()
-    const result = await run({ url: `${base}/slow`, allowUnrestrictedNetworkAccess: 'true' }, nodePermissive, {
-      signal: AbortSignal.timeout(100),
-    })
+    const result = await run(
+      { url: `${base}/slow`, allowUnrestrictedNetworkAccess: 'true' },
+      nodePermissive,
+      {
+        signal: AbortSignal.timeout(100),
+      },
+    )
     const err = expectError(result, /timed out/)
     assert.equal(err.retryable, true)
     assert.ok(Date.now() - start < 2000)
@@ -181,7 +210,10 @@ describe('http task', () => {
     expectError(await unrestricted({ url: 'http://' }), /invalid URL/)
     expectError(await unrestricted({ url: 'file:///etc/passwd' }), /unsupported scheme "file"/)
     expectError(await unrestricted({ url: 'ftp://127.0.0.1/pub' }), /unsupported scheme "ftp"/)
-    expectError(await unrestricted({ url: 'javascript:alert(1)' }), /unsupported scheme "javascript"/)
+    expectError(
+      await unrestricted({ url: 'javascript:alert(1)' }),
+      /unsupported scheme "javascript"/,
+    )
   })
 
   it('checks its parameters and dependencies', async () => {
@@ -192,19 +224,32 @@ describe('http task', () => {
       await run({ url: `${base}/price`, allowUnrestrictedNetworkAccess: 'yes' }),
       /parameter "allowUnrestrictedNetworkAccess"/,
     )
-    expectError(await run({ url: `${base}/echo`, requestData: '{"a": ' }), /parameter "requestData"/)
+    expectError(
+      await run({ url: `${base}/echo`, requestData: '{"a": ' }),
+      /parameter "requestData"/,
+    )
   })
 })
 
 describe('http task: SSRF', () => {
   /** Runs with the guard active and asserts a clear refusal with no connection made. */
-  async function assertRefused(params: Record<string, string>, pattern: RegExp, deps: TaskDeps = nodeDefault) {
+  async function assertRefused(
+    params: Record<string, string>,
+    pattern: RegExp,
+    deps: TaskDeps = nodeDefault,
+  ) {
     const before = connections
     const err = expectError(await run(params, deps), pattern)
     assert.match(err.message, /refused to connect/)
     assert.equal(err.retryable, false)
-    assert.ok(err.walk((e) => e instanceof SsrfError), 'caused by an SsrfError')
-    assert.ok(err.walk((e) => e instanceof HttpError), 'caused by an HttpError')
+    assert.ok(
+      err.walk((e) => e instanceof SsrfError),
+      'caused by an SsrfError',
+    )
+    assert.ok(
+      err.walk((e) => e instanceof HttpError),
+      'caused by an HttpError',
+    )
     assert.equal(connections, before, 'no connection may be made')
     return err
   }
@@ -219,7 +264,11 @@ describe('http task: SSRF', () => {
     ['2130706433', 'http://2130706433:PORT/price', /loopback address/],
     ['169.254.169.254', 'http://169.254.169.254/latest/meta-data/iam/', /cloud metadata address/],
     ['10.1.2.3', 'https://10.1.2.3/', /private address/],
-    ['a name resolving to a private address', 'http://private.test/', /private\.test \(10\.0\.0\.5\): private/],
+    [
+      'a name resolving to a private address',
+      'http://private.test/',
+      /private\.test \(10\.0\.0\.5\): private/,
+    ],
   ]
   for (const [name, url, pattern] of cases) {
     it(`refuses ${name}`, async () => {
@@ -263,16 +312,24 @@ describe('http task: SSRF', () => {
 
   it('refuses when only the node allows unrestricted access', async () => {
     await assertRefused({ url: `${base}/price` }, /loopback/, nodePermissive)
-    await assertRefused({ url: `${base}/price`, allowUnrestrictedNetworkAccess: 'false' }, /loopback/, nodePermissive)
+    await assertRefused(
+      { url: `${base}/price`, allowUnrestrictedNetworkAccess: 'false' },
+      /loopback/,
+      nodePermissive,
+    )
   })
 
   it('refuses when the HTTP client itself does not allow unrestricted access', async () => {
     const strict = createHttpClient({ resolve })
     try {
-      await assertRefused({ url: `${base}/price`, allowUnrestrictedNetworkAccess: 'true' }, /loopback/, {
-        http: strict,
-        allowUnrestrictedNetworkAccess: true,
-      })
+      await assertRefused(
+        { url: `${base}/price`, allowUnrestrictedNetworkAccess: 'true' },
+        /loopback/,
+        {
+          http: strict,
+          allowUnrestrictedNetworkAccess: true,
+        },
+      )
     } finally {
       strict.close()
     }

@@ -1,8 +1,7 @@
 import { HttpError, type HttpResponse, redactUrl } from '../http-client.ts'
 import { stringifyJson } from '../json.ts'
-import { describe, paramBool, paramJson, paramString, toText } from '../params.ts'
+import { defineTask, describe, paramBool, paramJson, paramString, toText } from '../params.ts'
 import { ok, type TaskContext, TaskError, type TaskResult } from '../task.ts'
-import { defineTask } from '../params.ts'
 
 /**
  * Chainlink's `http` task:
@@ -31,9 +30,13 @@ export const httpTask = defineTask({
   params: ['method', 'url', 'requestData', 'headers', 'allowUnrestrictedNetworkAccess'],
   async run(ctx: TaskContext): Promise<TaskResult> {
     const client = ctx.deps.http
-    if (!client) throw new TaskError('no HTTP client is configured on this node', { details: `task ${ctx.id}` })
+    if (!client)
+      throw new TaskError('no HTTP client is configured on this node', {
+        details: `task ${ctx.id}`,
+      })
     const method = paramString(ctx, 'method', 'GET').trim().toUpperCase()
-    if (!/^[A-Z]+$/.test(method)) throw new TaskError(`"${method}" is not an HTTP method`, { param: 'method' })
+    if (!/^[A-Z]+$/.test(method))
+      throw new TaskError(`"${method}" is not an HTTP method`, { param: 'method' })
     const url = paramString(ctx, 'url')
     const jobWantsUnrestricted = paramBool(ctx, 'allowUnrestrictedNetworkAccess', false)
     const nodeAllows = ctx.deps.allowUnrestrictedNetworkAccess === true
@@ -61,10 +64,15 @@ export const httpTask = defineTask({
     } catch (err) {
       throw httpTaskError(err, jobWantsUnrestricted && !nodeAllows)
     }
-    const text = Buffer.from(res.body.buffer, res.body.byteOffset, res.body.byteLength).toString('utf8')
+    const text = Buffer.from(res.body.buffer, res.body.byteOffset, res.body.byteLength).toString(
+      'utf8',
+    )
     if (res.status < 200 || res.status > 299) {
       throw new TaskError(`${method} ${redactUrl(url)} returned HTTP ${res.status}`, {
-        details: text.length > 0 ? `response: ${text.length > 300 ? `${text.slice(0, 300)}…` : text}` : undefined,
+        details:
+          text.length > 0
+            ? `response: ${text.length > 300 ? `${text.slice(0, 300)}…` : text}`
+            : undefined,
         retryable: res.status >= 500 || res.status === 429,
       })
     }
@@ -78,8 +86,12 @@ export function httpTaskError(err: unknown, nodeRefusedUnrestricted = false): Ta
     const meta =
       err.kind === 'refused' && nodeRefusedUnrestricted
         ? ['The task set allowUnrestrictedNetworkAccess="true", but this node does not allow it.']
-        : undefined
-    return new TaskError(err.shortMessage, { cause: err, retryable: err.retryable, metaMessages: meta })
+        : err.metaMessages
+    return new TaskError(err.shortMessage, {
+      cause: err,
+      retryable: err.retryable,
+      metaMessages: meta,
+    })
   }
   if (err instanceof TaskError) return err
   return new TaskError(err instanceof Error ? err.message : String(err), { cause: err })
@@ -100,14 +112,18 @@ export function paramHeaders(ctx: TaskContext, name: string): Record<string, str
       throw new TaskError(`"${k}" is not a valid header name`, { param: name })
     }
     const text = toText(`${name}.${k}`, v)
-    if (/[\r\n\0]/.test(text)) throw new TaskError(`the value of header "${k}" contains a line break`, { param: name })
+    if (/[\r\n\0]/.test(text))
+      throw new TaskError(`the value of header "${k}" contains a line break`, { param: name })
     out[k] = text
   }
   if (Array.isArray(value)) {
     if (value.length % 2 !== 0) {
-      throw new TaskError(`expected alternating names and values (an even number of strings), got ${value.length}`, {
-        param: name,
-      })
+      throw new TaskError(
+        `expected alternating names and values (an even number of strings), got ${value.length}`,
+        {
+          param: name,
+        },
+      )
     }
     for (let i = 0; i < value.length; i += 2) add(value[i], value[i + 1], `[${i}]`)
   } else if (value instanceof Map) {
@@ -115,7 +131,9 @@ export function paramHeaders(ctx: TaskContext, name: string): Record<string, str
   } else if (value !== null && typeof value === 'object' && !(value instanceof Uint8Array)) {
     for (const [k, v] of Object.entries(value)) add(k, v, '')
   } else {
-    throw new TaskError(`expected a JSON array of names and values, got ${describe(value)}`, { param: name })
+    throw new TaskError(`expected a JSON array of names and values, got ${describe(value)}`, {
+      param: name,
+    })
   }
   return out
 }

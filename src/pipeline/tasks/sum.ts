@@ -21,7 +21,10 @@ export type NamedValue = { name: string; value: unknown }
 
 /** The successful values of an aggregate task, after checking faults against `allowedFaults`. */
 export function collectValues(ctx: TaskContext): NamedValue[] {
-  const items: ({ name: string; value: unknown; error?: undefined } | { name: string; error: unknown })[] = []
+  const items: (
+    | { name: string; value: unknown; error?: undefined }
+    | { name: string; error: unknown }
+  )[] = []
   if (ctx.params.values !== undefined) {
     const list = paramJson(ctx, 'values')
     if (!Array.isArray(list)) {
@@ -45,7 +48,8 @@ export function collectValues(ctx: TaskContext): NamedValue[] {
   let allowed = BigInt(items.length - 1)
   if (ctx.params.allowedFaults !== undefined) {
     allowed = paramInteger(ctx, 'allowedFaults')
-    if (allowed < 0n) throw new TaskError(`must not be negative, got ${allowed}`, { param: 'allowedFaults' })
+    if (allowed < 0n)
+      throw new TaskError(`must not be negative, got ${allowed}`, { param: 'allowedFaults' })
   }
   const failed = items.filter((item) => item.error !== undefined)
   if (BigInt(failed.length) > allowed) {
@@ -59,7 +63,8 @@ export function collectValues(ctx: TaskContext): NamedValue[] {
     )
   }
   const values = items.filter((item) => item.error === undefined) as NamedValue[]
-  if (values.length === 0) throw new TaskError(`all ${items.length} values failed`, { cause: failed[0]!.error })
+  if (values.length === 0)
+    throw new TaskError(`all ${items.length} values failed`, { cause: failed[0]!.error })
   return values
 }
 
