@@ -4,9 +4,10 @@
  * with the HTTP task replaced by a constant, to show the engine's own overhead. Runs are kept
  * `CONCURRENCY` at a time for `DURATION_MS`. Prints one JSON line per case.
  */
+
+import { spawn } from 'node:child_process'
+import { once } from 'node:events'
 import { readFileSync } from 'node:fs'
-import { createServer } from 'node:http'
-import type { AddressInfo } from 'node:net'
 import { join } from 'node:path'
 import { encodeAbiParameters, encodeEventTopics, getAbiItem, toHex } from 'viem'
 import { OperatorAbi } from '../artifacts/abis.ts'
@@ -21,13 +22,20 @@ const CONCURRENCY = Number(process.env.BENCH_CONCURRENCY ?? 4)
 const DURATION_MS = Number(process.env.BENCH_DURATION_MS ?? 3000)
 const WARMUP_MS = 500
 
-const server = createServer((_req, res) => {
-  res.writeHead(200, { 'content-type': 'application/json' })
-  res.end('{"data":{"price":3012.34}}')
+// The source runs in its own process, as a real one would, so it does not share our event loop.
+const SOURCE = `
+  const server = require('node:http').createServer((_req, res) => {
+    res.writeHead(200, { 'content-type': 'application/json' })
+    res.end('{"data":{"price":3012.34}}')
+  })
+  server.keepAliveTimeout = 60000
+  server.listen(0, '127.0.0.1', () => console.log(server.address().port))
+`
+const sourceProcess = spawn(process.execPath, ['-e', SOURCE], {
+  stdio: ['ignore', 'pipe', 'inherit'],
 })
-server.keepAliveTimeout = 60_000
-await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
-const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/price`
+const [port] = (await once(sourceProcess.stdout!, 'data')) as [Buffer]
+const url = `http://127.0.0.1:${port.toString().trim()}/price`
 
 /** jobRun variables of one OracleRequest log asking for `url`. */
 function jobRun(nonce: number) {
@@ -51,6 +59,9 @@ function jobRun(nonce: number) {
     ),
   }
 }
+
+/** Distinct requests, prepared before timing starts. */
+const jobRuns = Array.from({ length: 256 }, (_, i) => jobRun(i))
 
 const fixture = readFileSync(
   join(import.meta.dirname, '..', 'test', 'fixtures', 'get-uint256.toml'),
@@ -92,7 +103,7 @@ for (const [name, spec] of Object.entries(cases)) {
       const result = await runPipeline({
         pipeline,
         runId: String(runs),
-        vars: { jobRun: jobRun(runs), jobSpec: { externalJobID: 'bench' } },
+        vars: { jobRun: jobRuns[runs % jobRuns.length], jobSpec: { externalJobID: 'bench' } },
         deps,
         defaultTimeoutMs: 10_000,
       })
@@ -128,5 +139,5 @@ for (const [name, spec] of Object.entries(cases)) {
     }),
   )
 }
-server.closeAllConnections()
-server.close()
+sourceProcess.kill()
+process.exit(0)

@@ -8,8 +8,7 @@ export class JobsCommandError extends BaseError {
   override name = 'JobsCommandError'
 }
 
-const at = (file: string, i: SpecIssue) =>
-  `${file}${i.line === undefined ? '' : `:${i.line}:${i.column}`}: ${i.message}`
+const at = (file: string, i: SpecIssue) => `${file}:${i.line}:${i.column}: ${i.message}`
 
 /** The parsed graph of a job, for a person. */
 export function describeJob(file: string, job: ParsedJob): string {

@@ -281,11 +281,11 @@ describe('http client: requests', () => {
     assert.equal(err.retryable, false)
   })
 
-  it('handles many concurrent requests quickly on kept-alive sockets', async (t) => {
+  it('serves many concurrent requests over a bounded set of kept-alive sockets', async () => {
     const n = 2000
     const concurrency = 32
+    const before = connections
     let next = 0
-    const start = performance.now()
     await Promise.all(
       Array.from({ length: concurrency }, async () => {
         while (next < n) {
@@ -295,9 +295,11 @@ describe('http client: requests', () => {
         }
       }),
     )
-    const seconds = (performance.now() - start) / 1000
-    t.diagnostic(`${n} requests in ${seconds.toFixed(2)} s = ${Math.round(n / seconds)} req/s`)
-    assert.ok(seconds < 10, `${n} requests took ${seconds} s`)
+    // Throughput is measured by `npm run bench:pipeline`, not asserted here.
+    assert.ok(
+      connections - before <= concurrency,
+      `${connections - before} connections for ${n} requests`,
+    )
   })
 })
 

@@ -16,7 +16,7 @@ const issuesOf = (text: string) => {
     parseJobSpec(text, TASKS)
   } catch (err) {
     assert.ok(err instanceof JobSpecError, String(err))
-    return err.issues.map((i) => `${i.line ?? '-'}:${i.column ?? '-'} ${i.message}`)
+    return err.issues.map((i) => `${i.line}:${i.column} ${i.message}`)
   }
   assert.fail('the spec was accepted')
 }
@@ -76,17 +76,17 @@ describe('parseJobSpec', () => {
         ),
       ),
       [
-        '-:- "externalJobID": must be a UUID',
-        '-:- "maxTaskDuration": must be a duration like 500ms, 10s or 1m30s',
-        '-:- "minIncomingConfirmations": Too small: expected number to be >=0',
-        '-:- "requesters.0": must be an address (0x + 40 hex digits)',
-        '-:- unknown key(s) "colour" for a directrequest job',
+        '4:1 "externalJobID": must be a UUID',
+        '5:1 "maxTaskDuration": must be a duration like 500ms, 10s or 1m30s',
+        '6:1 "minIncomingConfirmations": Too small: expected number to be >=0',
+        '7:1 "requesters.0": must be an address (0x + 40 hex digits)',
+        '8:1 unknown key(s) "colour" for a directrequest job',
       ],
     )
     assert.deepEqual(issuesOf('type = "cron"\n'), [
-      '-:- unknown job type "cron" (one of: directrequest)',
+      '1:1 unknown job type "cron" (one of: directrequest)',
     ])
-    assert.deepEqual(issuesOf('name = "x"\n'), ['-:- "type" is missing (one of: directrequest)'])
+    assert.deepEqual(issuesOf('name = "x"\n'), ['1:1 "type" is missing (one of: directrequest)'])
     assert.match(
       issuesOf(minimal('').replace('schemaVersion = 1', 'schemaVersion = 2'))[0]!,
       /schemaVersion.*must be 1/,
@@ -123,6 +123,8 @@ describe('parseJobSpec', () => {
           parseJobSpec(text, TASKS)
         } catch (err) {
           assert.ok(err instanceof JobSpecError, String(err))
+          for (const i of err.issues)
+            assert.ok(i.line >= 1 && i.column >= 1, 'every error carries a position')
         }
       }),
       { numRuns: 1000 },
@@ -145,7 +147,10 @@ describe('parseJobSpec', () => {
           parseJobSpec(ls.join('\n'), TASKS)
         } catch (err) {
           assert.ok(err instanceof JobSpecError, String(err))
-          for (const i of (err as JobSpecError).issues) assert.ok(i.message.length > 0)
+          for (const i of (err as JobSpecError).issues) {
+            assert.ok(i.message.length > 0)
+            assert.ok(i.line >= 1 && i.column >= 1, 'every error carries a position')
+          }
         }
       }),
       { numRuns: 1000 },

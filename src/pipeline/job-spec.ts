@@ -19,7 +19,7 @@ import {
  * not change with formatting, comments, key order or the order of DOT statements.
  */
 
-export type SpecIssue = { line: number | undefined; column: number | undefined; message: string }
+export type SpecIssue = { line: number; column: number; message: string }
 
 export class JobSpecError extends BaseError {
   override name = 'JobSpecError'
@@ -97,6 +97,19 @@ export type ParsedJob = {
   warnings: SpecIssue[]
 }
 
+/**
+ * Where a top-level `key = ...` line is in the TOML text (its key's position); the start of
+ * the file when the key is missing, so that every issue has a position.
+ */
+function keyPosition(text: string, key: string | undefined): { line: number; column: number } {
+  if (key !== undefined) {
+    const escaped = key.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')
+    const m = new RegExp(`^([ \\t]*)(?:${escaped}|"${escaped}")[ \\t]*=`, 'm').exec(text)
+    if (m) return { line: text.slice(0, m.index).split('\n').length, column: m[1]!.length + 1 }
+  }
+  return { line: 1, column: 1 }
+}
+
 /** The line (1-based) where the `observationSource` string's content starts, if found. */
 function observationSourceLine(
   text: string,
@@ -121,8 +134,8 @@ export function parseJobSpec(text: string, registry: TaskRegistry): ParsedJob {
     const e = err as { line?: number; column?: number; message?: string }
     throw new JobSpecError([
       {
-        line: e.line,
-        column: e.column,
+        line: e.line ?? 1,
+        column: e.column ?? 1,
         message: `invalid TOML: ${(e.message ?? String(err)).split('\n')[0]}`,
       },
     ])
@@ -133,8 +146,7 @@ export function parseJobSpec(text: string, registry: TaskRegistry): ParsedJob {
     const known = Object.keys(SCHEMAS).join(', ')
     throw new JobSpecError([
       {
-        line: undefined,
-        column: undefined,
+        ...keyPosition(text, 'type'),
         message:
           type === undefined
             ? `"type" is missing (one of: ${known})`
@@ -149,9 +161,9 @@ export function parseJobSpec(text: string, registry: TaskRegistry): ParsedJob {
       const where = issue.path.length ? `"${issue.path.join('.')}"` : 'spec'
       const keys =
         issue.code === 'unrecognized_keys' ? ` ${issue.keys.map((k) => `"${k}"`).join(', ')}` : ''
+      const key = issue.code === 'unrecognized_keys' ? issue.keys[0] : issue.path[0]
       issues.push({
-        line: undefined,
-        column: undefined,
+        ...keyPosition(text, typeof key === 'string' ? key : undefined),
         message:
           issue.code === 'unrecognized_keys'
             ? `unknown key(s)${keys} for a ${type} job`

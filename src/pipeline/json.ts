@@ -6,6 +6,9 @@ export class JsonError extends BaseError {
   override name = 'JsonError'
 }
 
+/** A number literal a float may not hold exactly: an exponent, or 16+ digits. */
+const LOSSY_NUMBER = /\d[eE]|[\d.]{16,}/
+
 type Reviver = (
   this: unknown,
   key: string,
@@ -27,6 +30,9 @@ export function parseJson(text: string): unknown {
     return parseDecimal(source)
   }
   try {
+    // Fast path: with no exponent and no number of 16 or more digits, every number literal
+    // is held exactly by a float (as its shortest form), so no reviver is needed.
+    if (!LOSSY_NUMBER.test(text)) return JSON.parse(text)
     return JSON.parse(text, reviver as Parameters<typeof JSON.parse>[1])
   } catch (cause) {
     throw new JsonError('invalid JSON', {
