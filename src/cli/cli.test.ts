@@ -169,7 +169,7 @@ describe('orakel CLI', () => {
     )
     const res = await run(['jobs', 'validate', bad])
     assert.equal(res.code, 1)
-    assert.match(res.stderr, /bad\.toml: "contractAddress": must be an address/)
+    assert.match(res.stderr, /bad\.toml:3:1: "contractAddress": must be an address/)
     assert.match(res.stderr, /bad\.toml:6:6: edge refers to task b, which is not declared/)
     assert.match(res.stderr, /is not a valid job spec \(2 error\(s\)\)/)
     assert.match((await run(['jobs', 'validate', join(dir, 'none.toml')])).stderr, /cannot read/)
