@@ -85,6 +85,21 @@ export function paramInteger(ctx: TaskContext, name: string, fallback?: bigint):
   return toInteger(name, required(ctx, name, rawParam(ctx, name) ?? fallback))
 }
 
+/** An optional integer parameter within [min, max]; undefined when absent or empty. */
+export function paramOptionalIntegerInRange(
+  ctx: TaskContext,
+  name: string,
+  min: bigint,
+  max: bigint,
+): bigint | undefined {
+  const raw = rawParam(ctx, name)
+  if (raw === undefined || raw === '') return undefined
+  const n = toInteger(name, raw)
+  if (n < min || n > max)
+    throw new TaskError(`${n} is out of range [${min}, ${max}]`, { param: name })
+  return n
+}
+
 export function toBool(name: string, value: unknown): boolean {
   if (typeof value === 'boolean') return value
   if (value === 'true') return true

@@ -15,7 +15,14 @@
 import { type Address, type Client, decodeErrorResult, type Hex } from 'viem'
 import { call, getChainId } from 'viem/actions'
 import { BaseError } from '../../errors.ts'
-import { defineTask, paramBool, paramString, rawParam, toInteger } from '../params.ts'
+import {
+  defineTask,
+  paramBool,
+  paramOptionalIntegerInRange,
+  paramString,
+  rawParam,
+  toInteger,
+} from '../params.ts'
 import { ok, type TaskContext, TaskError } from '../task.ts'
 import { toAddressParam, toHexData, viemMessage } from './eth-abi.ts'
 
@@ -167,20 +174,6 @@ export function revertReason(data: Hex): string {
   return `malformed revert data ${data}`
 }
 
-function optionalInteger(
-  ctx: TaskContext,
-  name: string,
-  min: bigint,
-  max: bigint,
-): bigint | undefined {
-  const raw = rawParam(ctx, name)
-  if (raw === undefined || raw === '') return undefined
-  const n = toInteger(name, raw)
-  if (n < min || n > max)
-    throw new TaskError(`${n} is out of range [${min}, ${max}]`, { param: name })
-  return n
-}
-
 const UINT64_MAX = (1n << 64n) - 1n
 const UINT256_MAX = (1n << 256n) - 1n
 
@@ -239,9 +232,10 @@ export const ethcallTask = defineTask({
     const rawFrom = rawParam(ctx, 'from')
     const from =
       rawFrom === undefined || rawFrom === '' ? undefined : toAddressParam('from', rawFrom)
-    const gas = optionalInteger(ctx, 'gas', 1n, UINT64_MAX)
-    const gasPrice = optionalInteger(ctx, 'gasPrice', 0n, UINT256_MAX)
-    const chainId = optionalInteger(ctx, 'evmChainID', 1n, UINT256_MAX) ?? ctx.deps.evmChainID
+    const gas = paramOptionalIntegerInRange(ctx, 'gas', 1n, UINT64_MAX)
+    const gasPrice = paramOptionalIntegerInRange(ctx, 'gasPrice', 0n, UINT256_MAX)
+    const chainId =
+      paramOptionalIntegerInRange(ctx, 'evmChainID', 1n, UINT256_MAX) ?? ctx.deps.evmChainID
     const extract = paramBool(ctx, 'extractRevertReason', false)
     const block = blockParam(ctx)
     const chain = ctx.deps.chain

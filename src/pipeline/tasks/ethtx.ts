@@ -11,8 +11,15 @@
  */
 import type { Address, Hex } from 'viem'
 import { errorMessage } from '../../errors.ts'
-import { defineTask, paramBool, paramJson, paramString, rawParam, toInteger } from '../params.ts'
-import { ok, type TaskContext, TaskError } from '../task.ts'
+import {
+  defineTask,
+  paramBool,
+  paramJson,
+  paramOptionalIntegerInRange,
+  paramString,
+  rawParam,
+} from '../params.ts'
+import { ok, TaskError } from '../task.ts'
 import { toAddressParam, toHexData } from './eth-abi.ts'
 
 export type TxRequest = {
@@ -38,20 +45,6 @@ export type TxSink = {
 const UINT64_MAX = (1n << 64n) - 1n
 const ZERO_ADDRESS = '0x0000000000000000000000000000000000000000'
 
-function integerParam(
-  ctx: TaskContext,
-  name: string,
-  min: bigint,
-  max: bigint,
-): bigint | undefined {
-  const raw = rawParam(ctx, name)
-  if (raw === undefined || raw === '') return undefined
-  const n = toInteger(name, raw)
-  if (n < min || n > max)
-    throw new TaskError(`${n} is out of range [${min}, ${max}]`, { param: name })
-  return n
-}
-
 export const ethtxTask = defineTask({
   type: 'ethtx',
   params: [
@@ -69,11 +62,13 @@ export const ethtxTask = defineTask({
     const rawData = rawParam(ctx, 'data')
     if (rawData === undefined) throw new TaskError('is required', { param: 'data' })
     const data = toHexData('data', rawData)
-    const gasLimit = integerParam(ctx, 'gasLimit', 1n, UINT64_MAX)
+    const gasLimit = paramOptionalIntegerInRange(ctx, 'gasLimit', 1n, UINT64_MAX)
     const minConfirmations = Number(
-      integerParam(ctx, 'minConfirmations', 0n, BigInt(Number.MAX_SAFE_INTEGER)) ?? 0n,
+      paramOptionalIntegerInRange(ctx, 'minConfirmations', 0n, BigInt(Number.MAX_SAFE_INTEGER)) ??
+        0n,
     )
-    const evmChainID = integerParam(ctx, 'evmChainID', 1n, (1n << 256n) - 1n) ?? ctx.deps.evmChainID
+    const evmChainID =
+      paramOptionalIntegerInRange(ctx, 'evmChainID', 1n, (1n << 256n) - 1n) ?? ctx.deps.evmChainID
     if (evmChainID === undefined) {
       throw new TaskError('is required: the job has no default chain id', { param: 'evmChainID' })
     }
