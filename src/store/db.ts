@@ -71,7 +71,9 @@ async function openPglite(dataDir: string | undefined): Promise<Db> {
   try {
     pg = dataDir ? await PGlite.create(dataDir) : await PGlite.create()
   } catch (cause) {
-    throw new DatabaseError(`cannot open the embedded database${dataDir ? ` in ${dataDir}` : ''}`, { cause })
+    throw new DatabaseError(`cannot open the embedded database${dataDir ? ` in ${dataDir}` : ''}`, {
+      cause,
+    })
   }
   const query = async <T extends Row>(
     run: (sql: string, p: unknown[]) => Promise<{ rows: unknown[] }>,
@@ -87,7 +89,10 @@ async function openPglite(dataDir: string | undefined): Promise<Db> {
   return {
     kind: 'pglite',
     query: (sql, params) => query((s, p) => pg.query(s, p), sql, params),
-    transaction: (fn) => pg.transaction((tx) => fn({ query: (sql, params) => query((s, p) => tx.query(s, p), sql, params) })),
+    transaction: (fn) =>
+      pg.transaction((tx) =>
+        fn({ query: (sql, params) => query((s, p) => tx.query(s, p), sql, params) }),
+      ),
     exec: async (sql) => {
       try {
         await pg.exec(sql)
@@ -118,7 +123,10 @@ async function openPostgres(params: OpenDatabaseParameters): Promise<Db> {
     else await pool.query('SELECT 1')
   } catch (cause) {
     await pool.end()
-    throw new DatabaseError(`cannot connect to the database at ${redact(params.url!)}`, { cause, retryable: true })
+    throw new DatabaseError(`cannot connect to the database at ${redact(params.url!)}`, {
+      cause,
+      retryable: true,
+    })
   }
   const query = async <T extends Row>(
     client: { query(sql: string, params: unknown[]): Promise<{ rows: unknown[] }> },
@@ -186,10 +194,11 @@ export async function migrate(db: Db, dir = MIGRATIONS_DIR): Promise<string[]> {
     }
   }
   const applied = new Map(
-    (await db.query<{ name: string; checksum: string }>('SELECT name, checksum FROM orakel_migrations')).map((r) => [
-      r.name,
-      r.checksum,
-    ]),
+    (
+      await db.query<{ name: string; checksum: string }>(
+        'SELECT name, checksum FROM orakel_migrations',
+      )
+    ).map((r) => [r.name, r.checksum]),
   )
   const ran: string[] = []
   for (const file of files) {
@@ -206,15 +215,21 @@ export async function migrate(db: Db, dir = MIGRATIONS_DIR): Promise<string[]> {
     }
     await db.transaction(async (tx) => {
       for (const statement of splitStatements(sql)) await tx.query(statement)
-      await tx.query('INSERT INTO orakel_migrations (name, checksum) VALUES ($1, $2)', [file, checksum])
+      await tx.query('INSERT INTO orakel_migrations (name, checksum) VALUES ($1, $2)', [
+        file,
+        checksum,
+      ])
     })
     ran.push(file)
   }
   for (const name of applied.keys()) {
     if (!files.includes(name)) {
-      throw new DatabaseError(`the database has migration ${name}, which this version of Orakel does not know`, {
-        details: 'it was made by a newer version; upgrade Orakel instead of downgrading',
-      })
+      throw new DatabaseError(
+        `the database has migration ${name}, which this version of Orakel does not know`,
+        {
+          details: 'it was made by a newer version; upgrade Orakel instead of downgrading',
+        },
+      )
     }
   }
   return ran
