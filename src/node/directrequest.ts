@@ -1,0 +1,345 @@
+import { randomUUID } from 'node:crypto'
+import {
+  type Address,
+  decodeEventLog,
+  getAbiItem,
+  type Hex,
+  type Log,
+  stringToHex,
+  toEventSelector,
+} from 'viem'
+import { OperatorAbi } from '../../artifacts/abis.ts'
+import type { Common } from '../common.ts'
+import type { ParsedJob } from '../pipeline/job-spec.ts'
+import { stringifyJson } from '../pipeline/json.ts'
+import { parseDuration } from '../pipeline/params.ts'
+import { runPipeline } from '../pipeline/runner.ts'
+import type { TaskDeps, TaskResult } from '../pipeline/task.ts'
+import type { TxRequest } from '../pipeline/tasks/ethtx.ts'
+import type { Queryable } from '../store/db.ts'
+
+/**
+ * The `directrequest` job type (whitepaper Figure 1, steps 1–7 for one oracle): an Operator's
+ * `OracleRequest` log for the job's spec id starts a run of the job's pipeline, whose `ethtx`
+ * goes through the transaction manager. Requests from requesters outside the job's allow-list,
+ * or paying less than its minimum, start no run and are logged with the reason. A
+ * `CancelOracleRequest` log stops the request's run.
+ *
+ * A run is created in the same database transaction that records the log as processed, so each
+ * request gets exactly one run, also across restarts; runs that were not finished when the node
+ * stopped are resumed from their recorded task results.
+ */
+
+export const ORACLE_REQUEST_TOPIC = toEventSelector(
+  getAbiItem({ abi: OperatorAbi, name: 'OracleRequest' }),
+)
+export const CANCEL_REQUEST_TOPIC = toEventSelector(
+  getAbiItem({ abi: OperatorAbi, name: 'CancelOracleRequest' }),
+)
+
+/** The `specId` a consumer sends for a job: its external job id without dashes, as 32 ASCII bytes. */
+export function specIdOf(externalJobID: string): Hex {
+  return stringToHex(externalJobID.replace(/-/g, ''), { size: 32 })
+}
+
+export type DirectRequestJob = {
+  id: bigint
+  externalJobID: string
+  name?: string | null | undefined
+  parsed: ParsedJob
+}
+
+export type LogSubscription = {
+  jobId: bigint
+  address: Address
+  topics?: (Hex | Hex[] | null)[]
+  minConfirmations: number
+  onLog(log: Log, tx: Queryable): Promise<void>
+  onRemoved?(log: Log, tx: Queryable): Promise<void>
+}
+
+export type DirectRequestDeps = {
+  subscribe(sub: LogSubscription): () => void
+  runs: {
+    create(
+      run: {
+        jobId: bigint
+        runId: string
+        inputs: unknown
+        requestId?: string
+        logBlockHash?: string
+        logIndex?: number
+      },
+      tx?: Queryable,
+    ): Promise<unknown>
+    store(runId: string): import('../pipeline/runner.ts').RunStore
+    cancelByRequestId(requestId: string, tx?: Queryable): Promise<string[]>
+    finishedTasks?(runId: string): Promise<Map<string, TaskResult>>
+  }
+  enqueueTx(req: {
+    to: Address
+    data: Hex
+    gasLimit?: bigint
+    minConfirmations: number
+    idempotencyKey: string
+  }): Promise<{ id: bigint | string }>
+  taskDeps: TaskDeps
+  defaultGasLimit: bigint
+  defaultTimeoutMs: number
+  defaultMinConfirmations: number
+  /** Called as things happen, for `npm start` and tests. */
+  onEvent?(event: DirectRequestEvent): void
+}
+
+export type DirectRequestEvent =
+  | {
+      kind: 'request'
+      jobId: bigint
+      runId: string
+      requestId: Hex
+      requester: Address
+      payment: bigint
+    }
+  | { kind: 'rejected'; jobId: bigint; requestId: Hex; reason: string }
+  | { kind: 'run-finished'; jobId: bigint; runId: string; failed: boolean; errors: string[] }
+  | { kind: 'tx-enqueued'; jobId: bigint; runId: string; txId: string }
+  | { kind: 'cancelled'; jobId: bigint; requestId: Hex; runIds: string[] }
+
+type ActiveJob = { job: DirectRequestJob; unsubscribe: () => void }
+
+export function createDirectRequestService(common: Common, deps: DirectRequestDeps) {
+  const log = common.logger.child({ component: 'directrequest' })
+  const jobs = new Map<bigint, ActiveJob>()
+  const inflight = new Map<string, AbortController>()
+  const pending = new Set<Promise<void>>()
+  let stopped = false
+
+  const emit = (event: DirectRequestEvent) => deps.onEvent?.(event)
+
+  /**
+   * Whether the run's row is visible: it is created inside the log broadcaster's transaction,
+   * which commits after `onLog` returns; a rolled-back run never appears.
+   */
+  async function committed(runId: string): Promise<boolean> {
+    for (let i = 0; i < 200; i++) {
+      const rows = await common.db.query('SELECT 1 FROM job_runs WHERE run_id = $1', [runId])
+      if (rows.length > 0) return true
+      await new Promise((r) => setTimeout(r, Math.min(5 * 2 ** i, 100)))
+    }
+    return false
+  }
+
+  function execute(job: DirectRequestJob, runId: string, jobRun: Record<string, unknown>): void {
+    if (stopped) return
+    const controller = new AbortController()
+    inflight.set(runId, controller)
+    const spec = job.parsed.spec
+    const work = (async () => {
+      if (!(await committed(runId))) {
+        log.warn(
+          { job_id: String(job.id), run_id: runId },
+          'run was not recorded (transaction rolled back); not started',
+        )
+        return
+      }
+      const previous = (await deps.runs.finishedTasks?.(runId)) ?? new Map<string, TaskResult>()
+      const result = await runPipeline({
+        pipeline: job.parsed.pipeline,
+        runId,
+        vars: {
+          jobSpec: { databaseID: job.id, externalJobID: job.externalJobID, name: spec.name ?? '' },
+          jobRun,
+        },
+        deps: {
+          ...deps.taskDeps,
+          txSink: {
+            submit: async (req: TxRequest) => {
+              const { id } = await deps.enqueueTx({
+                to: req.to,
+                data: req.data,
+                gasLimit:
+                  req.gasLimit ?? (spec.gasLimit ? BigInt(spec.gasLimit) : deps.defaultGasLimit),
+                minConfirmations: req.minConfirmations,
+                idempotencyKey: `${req.runId}/${req.taskId}`,
+              })
+              emit({ kind: 'tx-enqueued', jobId: job.id, runId, txId: String(id) })
+              return { id: String(id) }
+            },
+          },
+        },
+        store: deps.runs.store(runId),
+        previous,
+        defaultTimeoutMs: spec.maxTaskDuration
+          ? parseDuration(spec.maxTaskDuration)
+          : deps.defaultTimeoutMs,
+        signal: controller.signal,
+      })
+      const errors = result.errors.filter((e) => e !== undefined).map((e) => e.shortMessage)
+      log.info(
+        { job_id: String(job.id), run_id: runId, failed: result.failed, errors },
+        'run finished',
+      )
+      emit({ kind: 'run-finished', jobId: job.id, runId, failed: result.failed, errors })
+    })()
+      .catch((err: unknown) =>
+        log.error({ job_id: String(job.id), run_id: runId, err }, 'run crashed'),
+      )
+      .finally(() => {
+        inflight.delete(runId)
+        pending.delete(work)
+      })
+    pending.add(work)
+  }
+
+  async function onRequest(
+    job: DirectRequestJob,
+    raw: Log,
+    tx: Queryable,
+  ): Promise<(() => void) | undefined> {
+    const { args } = decodeEventLog({
+      abi: OperatorAbi,
+      data: raw.data,
+      topics: raw.topics,
+      eventName: 'OracleRequest',
+    })
+    const spec = job.parsed.spec
+    const reject = (reason: string) => {
+      log.warn(
+        { job_id: String(job.id), request_id: args.requestId, requester: args.requester, reason },
+        'request not served',
+      )
+      emit({ kind: 'rejected', jobId: job.id, requestId: args.requestId, reason })
+      return undefined
+    }
+    if (spec.requesters?.length && !spec.requesters.includes(args.requester)) {
+      return reject(`requester ${args.requester} is not on the job's requesters list`)
+    }
+    if (
+      spec.minContractPaymentLinkJuels !== undefined &&
+      args.payment < spec.minContractPaymentLinkJuels
+    ) {
+      return reject(
+        `payment ${args.payment} is below the job's minimum ${spec.minContractPaymentLinkJuels}`,
+      )
+    }
+    const runId = randomUUID()
+    const jobRun = {
+      logAddress: raw.address,
+      logData: raw.data,
+      logTopics: raw.topics,
+      logTxHash: raw.transactionHash,
+      logBlockHash: raw.blockHash,
+      logBlockNumber: raw.blockNumber,
+      logIndex: raw.logIndex,
+    }
+    const created = await deps.runs.create(
+      {
+        jobId: job.id,
+        runId,
+        inputs: JSON.parse(stringifyJson(jobRun)),
+        requestId: args.requestId,
+        logBlockHash: raw.blockHash ?? undefined,
+        logIndex: raw.logIndex ?? undefined,
+      },
+      tx,
+    )
+    if (created === undefined) return undefined
+    log.info(
+      { job_id: String(job.id), run_id: runId, request_id: args.requestId },
+      'request accepted',
+    )
+    emit({
+      kind: 'request',
+      jobId: job.id,
+      runId,
+      requestId: args.requestId,
+      requester: args.requester,
+      payment: args.payment,
+    })
+    // Started once the broadcaster's transaction has committed.
+    return () => execute(job, runId, jobRun)
+  }
+
+  async function onCancel(job: DirectRequestJob, raw: Log, tx: Queryable): Promise<void> {
+    const { args } = decodeEventLog({
+      abi: OperatorAbi,
+      data: raw.data,
+      topics: raw.topics,
+      eventName: 'CancelOracleRequest',
+    })
+    const runIds = await deps.runs.cancelByRequestId(args.requestId, tx)
+    for (const id of runIds) inflight.get(id)?.abort()
+    if (runIds.length > 0) {
+      log.info(
+        { job_id: String(job.id), request_id: args.requestId, runs: runIds },
+        'request cancelled on chain',
+      )
+      emit({ kind: 'cancelled', jobId: job.id, requestId: args.requestId, runIds })
+    }
+  }
+
+  return {
+    /** Starts answering requests for `job`. */
+    addJob(job: DirectRequestJob): void {
+      if (jobs.has(job.id)) return
+      const spec = job.parsed.spec
+      const specId = specIdOf(job.externalJobID)
+      const unsubscribe = deps.subscribe({
+        jobId: job.id,
+        address: spec.contractAddress,
+        topics: [[ORACLE_REQUEST_TOPIC, CANCEL_REQUEST_TOPIC]],
+        minConfirmations: spec.minIncomingConfirmations ?? deps.defaultMinConfirmations,
+        onLog: async (raw, tx) => {
+          if (raw.topics[0] === CANCEL_REQUEST_TOPIC) return onCancel(job, raw, tx)
+          if (raw.topics[0] !== ORACLE_REQUEST_TOPIC || raw.topics[1] !== specId) return
+          const start = await onRequest(job, raw, tx)
+          if (start) setImmediate(start)
+        },
+        onRemoved: async (raw, tx) => {
+          if (raw.topics[0] !== ORACLE_REQUEST_TOPIC || raw.topics[1] !== specId) return
+          const { args } = decodeEventLog({
+            abi: OperatorAbi,
+            data: raw.data,
+            topics: raw.topics,
+            eventName: 'OracleRequest',
+          })
+          const runIds = await deps.runs.cancelByRequestId(args.requestId, tx)
+          for (const id of runIds) inflight.get(id)?.abort()
+          log.warn(
+            { job_id: String(job.id), request_id: args.requestId },
+            'request left the canonical chain',
+          )
+        },
+      })
+      jobs.set(job.id, { job, unsubscribe })
+      log.info(
+        { job_id: String(job.id), contract: spec.contractAddress, spec_id: specId },
+        'job active',
+      )
+    },
+
+    removeJob(jobId: bigint): void {
+      jobs.get(jobId)?.unsubscribe()
+      jobs.delete(jobId)
+    },
+
+    /** Resumes a run that was unfinished when the node stopped. */
+    resume(job: DirectRequestJob, runId: string, jobRun: Record<string, unknown>): void {
+      execute(job, runId, jobRun)
+    },
+
+    /** Waits for the runs in flight (for tests and shutdown). */
+    async idle(): Promise<void> {
+      while (pending.size > 0) await Promise.all([...pending])
+    },
+
+    async stop(): Promise<void> {
+      stopped = true
+      for (const { unsubscribe } of jobs.values()) unsubscribe()
+      jobs.clear()
+      await Promise.all([...pending])
+    },
+  }
+}
+
+export type DirectRequestService = ReturnType<typeof createDirectRequestService>
