@@ -3,6 +3,8 @@ import { BaseError } from '../errors.ts'
 import { demoCommand } from './demo.ts'
 import { deployCommand } from './deploy.ts'
 import { jobsCommand } from './jobs.ts'
+import { keysCommand } from './keys.ts'
+import { nodeConfigCommand } from './node-config.ts'
 
 /** The `orakel` command line. Each command lives in its own module. */
 export function buildProgram(): Command {
@@ -14,6 +16,8 @@ export function buildProgram(): Command {
   program.addCommand(deployCommand())
   program.addCommand(demoCommand())
   program.addCommand(jobsCommand())
+  program.addCommand(keysCommand())
+  program.addCommand(nodeConfigCommand())
   return program
 }
 
