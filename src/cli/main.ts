@@ -3,8 +3,12 @@ import { BaseError } from '../errors.ts'
 import { demoCommand } from './demo.ts'
 import { deployCommand } from './deploy.ts'
 import { jobsCommand } from './jobs.ts'
+import { bridgesCommand } from './bridges.ts'
 import { keysCommand } from './keys.ts'
+import { loginCommand, logoutCommand } from './login.ts'
 import { nodeConfigCommand } from './node-config.ts'
+import { nodeStatusCommand } from './node-status.ts'
+import { runsCommand } from './runs.ts'
 
 /** The `orakel` command line. Each command lives in its own module. */
 export function buildProgram(): Command {
@@ -17,7 +21,19 @@ export function buildProgram(): Command {
   program.addCommand(demoCommand())
   program.addCommand(jobsCommand())
   program.addCommand(keysCommand())
-  program.addCommand(nodeConfigCommand())
+  const node = nodeConfigCommand()
+  nodeStatusCommand(node)
+  program.addCommand(node)
+  program.addCommand(runsCommand())
+  program.addCommand(bridgesCommand())
+  program.addCommand(loginCommand())
+  program.addCommand(logoutCommand())
+  // Usage errors in subcommands are reported through main(), not by exiting the process.
+  const override = (cmd: Command) => {
+    cmd.exitOverride()
+    for (const sub of cmd.commands) override(sub)
+  }
+  override(program)
   return program
 }
 

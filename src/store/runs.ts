@@ -1,0 +1,283 @@
+import { BaseError } from '../errors.ts'
+import { parseJson, stringifyJson } from '../pipeline/json.ts'
+import type { RunStore, TaskRunRecord } from '../pipeline/runner.ts'
+import { TaskError, type TaskResult } from '../pipeline/task.ts'
+import type { Db, Queryable } from './db.ts'
+
+/**
+ * Job runs and their task runs. A run starts `running`; the runner's RunStore records each
+ * task as it finishes and then the run's outcome. JSON values (inputs, outputs, task values)
+ * are stored and read back as exact JSON text, so big integers and decimals survive.
+ */
+
+export class RunStoreError extends BaseError {
+  override name = 'RunStoreError'
+}
+
+export type RunState = 'running' | 'completed' | 'errored' | 'cancelled' | 'suspended'
+
+export type TaskRun = {
+  taskId: string
+  type: string
+  /** The task's value (exact JSON: bigints, Decimals); undefined when it failed. */
+  value: unknown
+  /** The task's error message; undefined when it succeeded. */
+  error: string | undefined
+  attempts: number
+  startedAt: Date
+  finishedAt: Date
+}
+
+export type Run = {
+  id: bigint
+  runId: string
+  jobId: bigint
+  state: RunState
+  inputs: unknown
+  /** Values of the terminal tasks (null where one failed); undefined until the run ends. */
+  outputs: unknown[] | undefined
+  /** Error messages of the terminal tasks (null where one succeeded); undefined until the end. */
+  errors: (string | null)[] | undefined
+  requestId: string | undefined
+  logBlockHash: string | undefined
+  logIndex: number | undefined
+  createdAt: Date
+  finishedAt: Date | undefined
+}
+
+export type RunWithTasks = Run & { tasks: TaskRun[] }
+
+/** An unfinished run and what its finished tasks returned: `previous` for `runPipeline`. */
+export type UnfinishedRun = Run & { previous: Map<string, TaskResult> }
+
+export type NewRun = {
+  jobId: bigint
+  runId: string
+  /** The jobRun variables (logData, logTopics, ...). */
+  inputs: unknown
+  requestId?: string | undefined
+  logBlockHash?: string | undefined
+  logIndex?: number | undefined
+}
+
+export type RunRepository = {
+  /**
+   * Starts a run (state running). Returns undefined when the job already has a run for the
+   * same log (job, block hash, log index): the log was delivered twice.
+   */
+  create(run: NewRun, tx?: Queryable): Promise<Run | undefined>
+  /** The RunStore the pipeline runner reports a run's progress to. */
+  store(runId: string): RunStore
+  get(runId: string): Promise<RunWithTasks | undefined>
+  /** A job's runs, newest first. */
+  listByJob(jobId: bigint, options?: { limit?: number; offset?: number }): Promise<Run[]>
+  countByJob(jobId: bigint): Promise<number>
+  /** Runs still running or suspended (to resume after a restart), oldest first. */
+  listUnfinished(): Promise<UnfinishedRun[]>
+  /** Cancels the unfinished runs of a request; returns their run ids. */
+  cancelByRequestId(requestId: string): Promise<string[]>
+}
+
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i
+
+const RUN_COLUMNS = `id::text AS id, run_id::text AS run_id, job_id::text AS job_id, state,
+  inputs::text AS inputs, outputs::text AS outputs, errors::text AS errors, request_id,
+  log_block_hash, log_index, created_at, finished_at`
+
+type RunRow = {
+  id: string
+  run_id: string
+  job_id: string
+  state: RunState
+  inputs: string
+  outputs: string | null
+  errors: string | null
+  request_id: string | null
+  log_block_hash: string | null
+  log_index: number | null
+  created_at: Date
+  finished_at: Date | null
+}
+
+type TaskRow = {
+  run_id: string
+  task_id: string
+  type: string
+  value: string | null
+  error: string | null
+  attempts: number
+  started_at: Date
+  finished_at: Date
+}
+
+const TASK_COLUMNS = `run_id::text AS run_id, task_id, type, value::text AS value, error, attempts,
+  started_at, finished_at`
+
+const toRun = (r: RunRow): Run => ({
+  id: BigInt(r.id),
+  runId: r.run_id,
+  jobId: BigInt(r.job_id),
+  state: r.state,
+  inputs: parseJson(r.inputs),
+  outputs: r.outputs === null ? undefined : (parseJson(r.outputs) as unknown[]),
+  errors: r.errors === null ? undefined : (parseJson(r.errors) as (string | null)[]),
+  requestId: r.request_id ?? undefined,
+  logBlockHash: r.log_block_hash ?? undefined,
+  logIndex: r.log_index ?? undefined,
+  createdAt: new Date(r.created_at),
+  finishedAt: r.finished_at ? new Date(r.finished_at) : undefined,
+})
+
+const toTask = (r: TaskRow): TaskRun => ({
+  taskId: r.task_id,
+  type: r.type,
+  value:
+    r.error === null && r.value !== null ? parseJson(r.value) : r.error === null ? null : undefined,
+  error: r.error ?? undefined,
+  attempts: r.attempts,
+  startedAt: new Date(r.started_at),
+  finishedAt: new Date(r.finished_at),
+})
+
+/** Jsonb text of a value, checked here so a bad value names the task instead of failing SQL. */
+function json(value: unknown, what: string): string {
+  try {
+    return stringifyJson(value)
+  } catch (cause) {
+    throw new RunStoreError(`cannot store ${what} as JSON`, { cause })
+  }
+}
+
+export function createRunRepository(db: Db): RunRepository {
+  const tasksOf = async (runIds: string[]): Promise<TaskRow[]> => {
+    if (runIds.length === 0) return []
+    return db.query<TaskRow>(
+      `SELECT ${TASK_COLUMNS} FROM task_runs WHERE run_id = ANY($1::uuid[]) ORDER BY finished_at, task_id`,
+      [runIds],
+    )
+  }
+
+  return {
+    async create(run, tx = db) {
+      const rows = await tx.query<RunRow>(
+        `INSERT INTO job_runs (run_id, job_id, state, inputs, request_id, log_block_hash, log_index)
+         VALUES ($1, $2, 'running', $3::jsonb, $4, $5, $6)
+         ON CONFLICT (job_id, log_block_hash, log_index) DO NOTHING
+         RETURNING ${RUN_COLUMNS}`,
+        [
+          run.runId,
+          run.jobId,
+          json(run.inputs, 'the run inputs'),
+          run.requestId ?? null,
+          run.logBlockHash ?? null,
+          run.logIndex ?? null,
+        ],
+      )
+      return rows[0] && toRun(rows[0])
+    },
+
+    store(runId): RunStore {
+      return {
+        async taskFinished(record: TaskRunRecord) {
+          const failed = record.error !== undefined
+          await db.query(
+            `INSERT INTO task_runs (run_id, task_id, type, value, error, attempts, started_at, finished_at)
+             VALUES ($1, $2, $3, $4::jsonb, $5, $6, $7, $8)
+             ON CONFLICT (run_id, task_id) DO UPDATE SET type = EXCLUDED.type, value = EXCLUDED.value,
+               error = EXCLUDED.error, attempts = EXCLUDED.attempts, started_at = EXCLUDED.started_at,
+               finished_at = EXCLUDED.finished_at`,
+            [
+              runId,
+              record.taskId,
+              record.type,
+              failed ? null : json(record.value ?? null, `the value of task ${record.taskId}`),
+              failed ? record.error!.message : null,
+              record.attempts,
+              record.startedAt,
+              record.finishedAt,
+            ],
+          )
+        },
+        async runFinished(result) {
+          const outputs = result.outputs.map((v, i) => (result.errors[i] ? null : (v ?? null)))
+          const errors = result.errors.map((e) => (e ? e.message : null))
+          if (result.stoppedBy && !errors.some((e) => e !== null)) {
+            errors.push(
+              result.stoppedBy === 'cancelled'
+                ? 'the run was cancelled'
+                : `the run was stopped by task ${result.stoppedBy}`,
+            )
+          }
+          // A run cancelled meanwhile (cancelByRequestId) stays cancelled.
+          await db.query(
+            `UPDATE job_runs SET state = $2, outputs = $3::jsonb, errors = $4::jsonb, finished_at = $5
+             WHERE run_id = $1 AND state IN ('running', 'suspended')`,
+            [
+              runId,
+              result.failed ? 'errored' : 'completed',
+              json(outputs, 'the run outputs'),
+              json(errors, 'the run errors'),
+              result.finishedAt,
+            ],
+          )
+        },
+      }
+    },
+
+    async get(runId) {
+      if (!UUID.test(runId)) return undefined
+      const [row] = await db.query<RunRow>(
+        `SELECT ${RUN_COLUMNS} FROM job_runs WHERE run_id = $1`,
+        [runId],
+      )
+      if (!row) return undefined
+      return { ...toRun(row), tasks: (await tasksOf([row.run_id])).map(toTask) }
+    },
+
+    async listByJob(jobId, options = {}) {
+      const limit = Math.max(0, Math.min(options.limit ?? 100, 10_000))
+      const offset = Math.max(0, options.offset ?? 0)
+      const rows = await db.query<RunRow>(
+        `SELECT ${RUN_COLUMNS} FROM job_runs WHERE job_id = $1 ORDER BY id DESC LIMIT $2 OFFSET $3`,
+        [jobId, limit, offset],
+      )
+      return rows.map(toRun)
+    },
+
+    async countByJob(jobId) {
+      const [row] = await db.query<{ n: string }>(
+        'SELECT count(*)::text AS n FROM job_runs WHERE job_id = $1',
+        [jobId],
+      )
+      return Number(row!.n)
+    },
+
+    async listUnfinished() {
+      const rows = await db.query<RunRow>(
+        `SELECT ${RUN_COLUMNS} FROM job_runs WHERE state IN ('running', 'suspended') ORDER BY id`,
+      )
+      const tasks = await tasksOf(rows.map((r) => r.run_id))
+      const byRun = new Map<string, Map<string, TaskResult>>(rows.map((r) => [r.run_id, new Map()]))
+      for (const t of tasks) {
+        const task = toTask(t)
+        byRun
+          .get(t.run_id)!
+          .set(
+            t.task_id,
+            task.error === undefined ? { value: task.value } : { error: new TaskError(task.error) },
+          )
+      }
+      return rows.map((r) => ({ ...toRun(r), previous: byRun.get(r.run_id)! }))
+    },
+
+    async cancelByRequestId(requestId) {
+      const rows = await db.query<{ run_id: string }>(
+        `UPDATE job_runs SET state = 'cancelled', finished_at = now()
+         WHERE request_id = $1 AND state IN ('running', 'suspended')
+         RETURNING run_id::text AS run_id`,
+        [requestId],
+      )
+      return rows.map((r) => r.run_id)
+    },
+  }
+}
