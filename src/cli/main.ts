@@ -1,12 +1,13 @@
 import { Command, CommanderError } from 'commander'
 import { BaseError } from '../errors.ts'
+import { bridgesCommand } from './bridges.ts'
 import { demoCommand } from './demo.ts'
 import { deployCommand } from './deploy.ts'
 import { jobsCommand } from './jobs.ts'
-import { bridgesCommand } from './bridges.ts'
 import { keysCommand } from './keys.ts'
 import { loginCommand, logoutCommand } from './login.ts'
 import { nodeConfigCommand } from './node-config.ts'
+import { nodeStartCommand } from './node-start.ts'
 import { nodeStatusCommand } from './node-status.ts'
 import { runsCommand } from './runs.ts'
 
@@ -22,6 +23,7 @@ export function buildProgram(): Command {
   program.addCommand(jobsCommand())
   program.addCommand(keysCommand())
   const node = nodeConfigCommand()
+  nodeStartCommand(node)
   nodeStatusCommand(node)
   program.addCommand(node)
   program.addCommand(runsCommand())

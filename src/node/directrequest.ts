@@ -74,7 +74,6 @@ export type DirectRequestDeps = {
     ): Promise<unknown>
     store(runId: string): import('../pipeline/runner.ts').RunStore
     cancelByRequestId(requestId: string, tx?: Queryable): Promise<string[]>
-    finishedTasks?(runId: string): Promise<Map<string, TaskResult>>
   }
   enqueueTx(req: {
     to: Address
@@ -129,7 +128,12 @@ export function createDirectRequestService(common: Common, deps: DirectRequestDe
     return false
   }
 
-  function execute(job: DirectRequestJob, runId: string, jobRun: Record<string, unknown>): void {
+  function execute(
+    job: DirectRequestJob,
+    runId: string,
+    jobRun: Record<string, unknown>,
+    previous: ReadonlyMap<string, TaskResult> = new Map(),
+  ): void {
     if (stopped) return
     const controller = new AbortController()
     inflight.set(runId, controller)
@@ -142,7 +146,6 @@ export function createDirectRequestService(common: Common, deps: DirectRequestDe
         )
         return
       }
-      const previous = (await deps.runs.finishedTasks?.(runId)) ?? new Map<string, TaskResult>()
       const result = await runPipeline({
         pipeline: job.parsed.pipeline,
         runId,
@@ -324,8 +327,13 @@ export function createDirectRequestService(common: Common, deps: DirectRequestDe
     },
 
     /** Resumes a run that was unfinished when the node stopped. */
-    resume(job: DirectRequestJob, runId: string, jobRun: Record<string, unknown>): void {
-      execute(job, runId, jobRun)
+    resume(
+      job: DirectRequestJob,
+      runId: string,
+      jobRun: Record<string, unknown>,
+      previous: ReadonlyMap<string, TaskResult>,
+    ): void {
+      execute(job, runId, jobRun, previous)
     },
 
     /** Waits for the runs in flight (for tests and shutdown). */

@@ -19,3 +19,28 @@ export async function openTestDatabase(): Promise<Db> {
     },
   }
 }
+
+/**
+ * For a process that opens the database itself (a node under test): with DATABASE_URL, a URL
+ * whose connections use a fresh schema of their own (dropped by `drop()`); else undefined, and
+ * the node uses PGlite in its data directory.
+ */
+export async function testDatabaseUrl(): Promise<
+  { url: string; drop(): Promise<void> } | undefined
+> {
+  const base = process.env.DATABASE_URL
+  if (!base) return undefined
+  const schema = `t_${randomBytes(6).toString('hex')}`
+  const admin = await openDatabase({ url: base, schema, poolSize: 1 })
+  await admin.close()
+  const url = new URL(base)
+  url.searchParams.set('options', `-c search_path=${schema}`)
+  return {
+    url: url.toString(),
+    drop: async () => {
+      const db = await openDatabase({ url: base, poolSize: 1 })
+      await db.exec(`DROP SCHEMA IF EXISTS ${schema} CASCADE`).catch(() => {})
+      await db.close()
+    },
+  }
+}

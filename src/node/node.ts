@@ -1,0 +1,189 @@
+import { mkdir } from 'node:fs/promises'
+import { createApiServer } from '../api/server.ts'
+import { createRpcPool } from '../chain/rpc-pool.ts'
+import { type Common, createLogger, createMetrics, type Logger } from '../common.ts'
+import { databaseParams, type NodeConfig } from '../config/config.ts'
+import { BaseError } from '../errors.ts'
+import { createEthKeyStore } from '../keys/eth-keys.ts'
+import { createHttpClient } from '../pipeline/http-client.ts'
+import { parseJobSpec } from '../pipeline/job-spec.ts'
+import { viemChainReader } from '../pipeline/tasks/ethcall.ts'
+import { TASKS } from '../pipeline/tasks/index.ts'
+import { createBridgeRepository } from '../store/bridges.ts'
+import { createCredentialRepository } from '../store/credentials.ts'
+import { openDatabase } from '../store/db.ts'
+import { createJobRepository, type Job } from '../store/jobs.ts'
+import { createRunRepository } from '../store/runs.ts'
+import { createTxm } from '../txm/index.ts'
+import {
+  createDirectRequestService,
+  type DirectRequestEvent,
+  type DirectRequestJob,
+} from './directrequest.ts'
+import { createLogBroadcaster } from './log-broadcaster.ts'
+
+/**
+ * The oracle node: the database, keys, RPC pool, log broadcaster, transaction manager, the job
+ * services and the REST API, wired together from one configuration.
+ */
+
+export class NodeStartError extends BaseError {
+  override name = 'NodeStartError'
+}
+
+export type StartNodeParameters = {
+  config: NodeConfig
+  logger?: Logger
+  /** Things as they happen (requests, runs, transactions), e.g. for `npm start`. */
+  onEvent?: (event: DirectRequestEvent) => void
+}
+
+export type OracleNode = {
+  config: NodeConfig
+  common: Common<NodeConfig>
+  apiUrl: string
+  apiToken: string
+  /** Addresses of the keys the node sends from. */
+  keys: string[]
+  stop(): Promise<void>
+}
+
+export async function startNode(params: StartNodeParameters): Promise<OracleNode> {
+  const { config } = params
+  const logger = params.logger ?? createLogger({ level: config.log.level })
+  await mkdir(config.node.dataDir, { recursive: true })
+  const db = await openDatabase(databaseParams(config))
+  const common: Common<NodeConfig> = { config, logger, metrics: createMetrics(), db }
+  const cleanup: (() => Promise<void>)[] = [() => db.close()]
+  const stop = async () => {
+    for (const fn of cleanup.reverse())
+      await fn().catch((err: unknown) => logger.error({ err }, 'stop failed'))
+  }
+  try {
+    // Keys: every key must open with the node's password, or the node does not start.
+    const keyStore = createEthKeyStore(db)
+    const stored = await keyStore.list()
+    let keys = new Map<`0x${string}`, `0x${string}`>()
+    if (stored.length > 0) {
+      if (!config.keystore.password) {
+        throw new NodeStartError('the node has keys but no keystore password', {
+          details: 'set [keystore] password in the secrets file or ORAKEL_KEYSTORE_PASSWORD',
+        })
+      }
+      keys = await keyStore.unlockAll(config.keystore.password)
+    } else {
+      logger.warn(
+        'the node has no keys: it can run jobs but not send transactions (orakel keys eth create)',
+      )
+    }
+
+    const pool = createRpcPool({
+      urls: config.chain.rpcUrls,
+      chainId: config.chain.id,
+      maxLagBlocks: config.chain.maxLagBlocks,
+      logger,
+    })
+    const client = await pool.client()
+
+    const txm = createTxm(common, {
+      chainId: config.chain.id,
+      client,
+      keys,
+      feeCapWei: BigInt(Math.round(config.txm.feeCapGwei * 1e9)),
+      bumpAfterBlocks: config.txm.bumpAfterBlocks,
+      bumpPercent: config.txm.bumpPercent,
+      confirmations: config.txm.confirmations,
+      defaultGasLimit: BigInt(config.txm.defaultGasLimit),
+    })
+    txm.start(config.chain.pollIntervalMs)
+    cleanup.push(() => txm.stop())
+
+    const broadcaster = createLogBroadcaster(common, {
+      chainId: config.chain.id,
+      pool,
+      pollIntervalMs: config.chain.pollIntervalMs,
+      finalityDepth: config.chain.finalityDepth,
+    })
+
+    const http = createHttpClient({
+      allowUnrestricted: config.security.allowUnrestrictedNetworkAccess,
+    })
+    cleanup.push(async () => http.close())
+    const runs = createRunRepository(db)
+    const jobs = createJobRepository(db)
+    const directRequest = createDirectRequestService(common, {
+      subscribe: (sub) => broadcaster.subscribe(sub),
+      runs,
+      enqueueTx: (req) => txm.enqueue(req),
+      taskDeps: {
+        http,
+        allowUnrestrictedNetworkAccess: config.security.allowUnrestrictedNetworkAccess,
+        bridges: createBridgeRepository(db).registry(),
+        chain: viemChainReader(client),
+        evmChainID: BigInt(config.chain.id),
+      },
+      defaultGasLimit: BigInt(config.txm.defaultGasLimit),
+      defaultTimeoutMs: config.jobs.maxTaskDurationMs,
+      defaultMinConfirmations: config.jobs.minIncomingConfirmations,
+      onEvent: params.onEvent,
+    })
+    cleanup.push(() => directRequest.stop())
+
+    const activate = (job: Job, parsed = parseJobSpec(job.specToml, TASKS)): DirectRequestJob => {
+      const active = { id: job.id, externalJobID: job.externalJobID, name: job.name, parsed }
+      if (parsed.spec.type === 'directrequest') directRequest.addJob(active)
+      return active
+    }
+    const byId = new Map<bigint, DirectRequestJob>()
+    for (const job of await jobs.active()) {
+      try {
+        byId.set(job.id, activate(job))
+      } catch (err) {
+        logger.error(
+          { job_id: String(job.id), err },
+          'a stored job no longer parses; it is not run',
+        )
+      }
+    }
+    // Runs that were unfinished when the node stopped pick up from their recorded tasks.
+    for (const run of await runs.listUnfinished()) {
+      const job = byId.get(run.jobId)
+      if (!job) continue
+      logger.info({ job_id: String(run.jobId), run_id: run.runId }, 'resuming run')
+      directRequest.resume(job, run.runId, run.inputs as Record<string, unknown>, run.previous)
+    }
+
+    await broadcaster.start()
+    cleanup.push(() => broadcaster.stop())
+
+    const credentials = createCredentialRepository(db)
+    const apiToken = await credentials.ensureApiToken(config.node.dataDir)
+    const api = await createApiServer(common, {
+      host: config.http.host,
+      port: config.http.port,
+      adminPassword: config.api.adminPassword,
+      loginRateLimitPerMinute: config.api.loginRateLimitPerMinute,
+      sessionTtlHours: config.api.sessionTtlHours,
+      onJobCreated: (job, parsed) => {
+        byId.set(job.id, activate(job, parsed))
+      },
+      onJobDeleted: (job) => {
+        directRequest.removeJob(job.id)
+        byId.delete(job.id)
+      },
+      status: async () => ({
+        chainId: config.chain.id,
+        head: broadcaster.head()?.toString(),
+        rpc: pool.status(),
+        keys: [...keys.keys()],
+        jobs: byId.size,
+      }),
+    })
+    cleanup.push(() => api.close())
+    logger.info({ api: api.url, chain_id: config.chain.id, keys: [...keys.keys()] }, 'node started')
+    return { config, common, apiUrl: api.url, apiToken, keys: [...keys.keys()], stop }
+  } catch (err) {
+    await stop()
+    throw err
+  }
+}
