@@ -1,103 +1,172 @@
-import { type Address, formatUnits, toHex } from 'viem'
+import { randomUUID } from 'node:crypto'
+import { mkdtemp, readFile, rm } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { type Address, formatUnits, parseEventLogs } from 'viem'
 import { LinkTokenAbi, PriceConsumerAbi, PriceConsumerBytecode } from '../../artifacts/abis.ts'
 import { startSimulatedSource } from '../adapters/sources/simulated.ts'
 import { ANVIL_PRIVATE_KEYS, startAnvil } from '../chain/anvil.ts'
 import { createChainClient } from '../chain/client.ts'
 import { deployContract, deployCore } from '../chain/deploy.ts'
 import { oracleRequestsIn } from '../chain/operator-events.ts'
-import { fulfil, observe } from './manual-oracle.ts'
+import { createLogger } from '../common.ts'
+import { databaseParams, defaultConfig, type NodeConfig } from '../config/config.ts'
+import { encryptKeystore } from '../crypto/keystore.ts'
+import { createEthKeyStore } from '../keys/eth-keys.ts'
+import { type DirectRequestEvent, specIdOf } from '../node/directrequest.ts'
+import { startNode } from '../node/node.ts'
+import { openDatabase } from '../store/db.ts'
 
 export type DemoResult = {
-  rpcUrl: string
-  linkToken: Address
-  operator: Address
-  consumer: Address
-  requestId: string
-  observed: string
   answer: bigint
-  requestGas: bigint
-  fulfilGas: bigint
+  observed: string
+  requestId: string
+  consumer: Address
+  operator: Address
 }
 
 const PAIR = 'ETH-USD'
 const TIMES = 100n
 const PAYMENT = 10n ** 17n
+const SPEC = join(import.meta.dirname, '..', '..', 'test', 'fixtures', 'get-uint256.toml')
+const TEMPLATE_OPERATOR = '0x613a38AC1659769640aaE063C651F48E0250454C'
 
 /**
- * The main job for now (`npm start`): a local chain, LinkToken + Operator + an example
- * consumer, one request for a price from a simulated exchange, fulfilled from an authorized
- * key, and the answer read back from the chain.
+ * The main job (`npm start`): a local chain (anvil) with LinkToken, an Operator and the example
+ * consumer; one Orakel node (PGlite in a temporary folder) with the published get-uint256 job,
+ * created through its API; the consumer asks for the ETH-USD price of a simulated exchange and
+ * the node answers on chain. Each step is printed as it happens.
  */
-export async function runDemo(log: (line: string) => void = console.log): Promise<DemoResult> {
-  const source = await startSimulatedSource({ pairs: { [PAIR]: 3000 }, seed: Date.now() % 2 ** 31 })
-  const anvil = await startAnvil().catch(async (err) => {
-    await source.stop()
-    throw err
-  })
+export async function runDemo(print: (line: string) => void = console.log): Promise<DemoResult> {
+  const line = (label: string, text: string) => print(`${label.padEnd(15)} ${text}`)
+  const cleanup: (() => Promise<unknown>)[] = []
   try {
-    log(`local chain     ${anvil.rpcUrl} (anvil, chain id ${anvil.chainId})`)
-    log(`price source    ${source.priceUrl(PAIR)} (SIMULATED exchange)`)
+    const source = await startSimulatedSource({
+      pairs: { [PAIR]: 3000 },
+      seed: Date.now() % 2 ** 31,
+    })
+    cleanup.push(() => source.stop())
+    const anvil = await startAnvil()
+    cleanup.push(() => anvil.stop())
+    line('local chain', `${anvil.rpcUrl} (anvil, chain id ${anvil.chainId})`)
+    line('price source', `${source.priceUrl(PAIR)} (SIMULATED exchange)`)
+
     const [ownerKey, nodeKey] = ANVIL_PRIVATE_KEYS
     const owner = await createChainClient({ rpcUrl: anvil.rpcUrl, privateKey: ownerKey })
-    const node = await createChainClient({ rpcUrl: anvil.rpcUrl, privateKey: nodeKey })
-
-    const core = await deployCore(owner, { authorizedSenders: [node.account.address] })
+    const nodeAddress = (await createChainClient({ rpcUrl: anvil.rpcUrl, privateKey: nodeKey }))
+      .account.address
+    const core = await deployCore(owner, { authorizedSenders: [nodeAddress] })
     const consumer = await deployContract(owner, {
       name: 'PriceConsumer',
       abi: PriceConsumerAbi,
       bytecode: PriceConsumerBytecode,
       args: [core.linkToken, core.operator],
     })
-    log(`LinkToken       ${core.linkToken}`)
-    log(`Operator        ${core.operator} (node key ${node.account.address} authorized)`)
-    log(`PriceConsumer   ${consumer}`)
-    const fund = await owner.writeContract({
-      address: core.linkToken,
-      abi: LinkTokenAbi,
-      functionName: 'transfer',
-      args: [consumer, 10n ** 18n],
+    await owner.waitForTransactionReceipt({
+      hash: await owner.writeContract({
+        address: core.linkToken,
+        abi: LinkTokenAbi,
+        functionName: 'transfer',
+        args: [consumer, 10n ** 18n],
+      }),
     })
-    await owner.waitForTransactionReceipt({ hash: fund })
+    line('LinkToken', core.linkToken)
+    line('Operator', `${core.operator} (node key ${nodeAddress} authorized)`)
+    line('PriceConsumer', `${consumer} (holds 1 LINK)`)
 
-    const specId = toHex('orakel-demo-eth-usd', { size: 32 })
-    const requestHash = await owner.writeContract({
-      address: consumer,
-      abi: PriceConsumerAbi,
-      functionName: 'requestValue',
-      args: [specId, PAYMENT, source.priceUrl(PAIR), 'price', TIMES, false],
-    })
-    const requestReceipt = await owner.waitForTransactionReceipt({ hash: requestHash })
-    const [request] = oracleRequestsIn(requestReceipt)
-    if (!request) throw new Error('the request transaction emitted no OracleRequest')
-    log(
-      `request         ${request.requestId} paying ${formatUnits(request.payment, 18)} LINK ` +
-        `(gas ${requestReceipt.gasUsed})`,
+    // The node: its own data folder, the node key imported into its encrypted keystore.
+    const dataDir = await mkdtemp(join(tmpdir(), 'orakel-demo-'))
+    cleanup.push(() => rm(dataDir, { recursive: true, force: true }))
+    const password = randomUUID()
+    const base = defaultConfig()
+    const config: NodeConfig = {
+      ...base,
+      node: { dataDir },
+      chain: { ...base.chain, id: anvil.chainId, rpcUrls: [anvil.rpcUrl], pollIntervalMs: 100 },
+      http: { host: '127.0.0.1', port: 0 },
+      // The demo's exchange is on 127.0.0.1; a production node keeps this off.
+      security: { allowUnrestrictedNetworkAccess: true },
+      keystore: { password },
+    }
+    const db = await openDatabase(databaseParams(config))
+    await createEthKeyStore(db).import(
+      await encryptKeystore(nodeKey, password, { scryptN: 2 ** 12 }),
+      password,
+    )
+    await db.close()
+
+    const onEvent = (e: DirectRequestEvent) => {
+      if (e.kind === 'request') line('node', `run ${e.runId} started for request ${e.requestId}`)
+      if (e.kind === 'tx-enqueued')
+        line('node', `run ${e.runId}: fulfillOracleRequest2 queued (transaction #${e.txId})`)
+      if (e.kind === 'run-finished') {
+        line('node', `run ${e.runId} ${e.failed ? `failed: ${e.errors.join('; ')}` : 'finished'}`)
+      }
+      if (e.kind === 'rejected') line('node', `request ${e.requestId} not served: ${e.reason}`)
+    }
+    const node = await startNode({ config, logger: createLogger({ level: 'warn' }), onEvent })
+    cleanup.push(() => node.stop())
+    line(
+      'node',
+      `started: API ${node.apiUrl}, key ${node.keys.join(', ')}, database PGlite in ${dataDir}`,
     )
 
-    const { value, observed, params } = await observe(request)
-    log(`observation     ${JSON.stringify(params)} -> ${observed} x ${TIMES} = ${value}`)
-    const fulfilReceipt = await fulfil(node, core.operator, request, value)
-    log(`fulfilled       by ${node.account.address} (gas ${fulfilReceipt.gasUsed})`)
+    const externalJobID = randomUUID()
+    const toml = (await readFile(SPEC, 'utf8'))
+      .replace(/externalJobID = ".*"/, `externalJobID = "${externalJobID}"`)
+      .replaceAll(TEMPLATE_OPERATOR, core.operator)
+    const created = await fetch(`${node.apiUrl}/v2/jobs`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${node.apiToken}`, 'content-type': 'application/toml' },
+      body: toml,
+    })
+    if (created.status !== 201) throw new Error(`creating the job failed: ${await created.text()}`)
+    line('job', `get-uint256 created through the API (externalJobID ${externalJobID})`)
 
+    const requestReceipt = await owner.waitForTransactionReceipt({
+      hash: await owner.writeContract({
+        address: consumer,
+        abi: PriceConsumerAbi,
+        functionName: 'requestValue',
+        args: [specIdOf(externalJobID), PAYMENT, source.priceUrl(PAIR), 'price', TIMES, true],
+      }),
+    })
+    const [request] = oracleRequestsIn(requestReceipt)
+    if (!request) throw new Error('the request transaction emitted no OracleRequest')
+    line(
+      'request',
+      `${request.requestId} paying ${formatUnits(request.payment, 18)} LINK (block ${requestReceipt.blockNumber})`,
+    )
+
+    // Wait for the consumer's AnswerReceived event.
+    const deadline = Date.now() + 60_000
+    for (;;) {
+      const logs = await owner.getLogs({ address: consumer, fromBlock: requestReceipt.blockNumber })
+      const [answered] = parseEventLogs({
+        abi: PriceConsumerAbi,
+        logs,
+        eventName: 'AnswerReceived',
+      })
+      if (answered) {
+        const tx = await owner.getTransactionReceipt({ hash: answered.transactionHash })
+        line('fulfilled', `in block ${tx.blockNumber} by ${tx.from} (gas ${tx.gasUsed})`)
+        break
+      }
+      if (Date.now() > deadline) throw new Error('the node did not answer within 60 s')
+      await new Promise((r) => setTimeout(r, 100))
+    }
     const answer = await owner.readContract({
       address: consumer,
       abi: PriceConsumerAbi,
       functionName: 'latestAnswer',
     })
-    log(`on-chain answer ${answer} (PriceConsumer.latestAnswer, ${PAIR} x ${TIMES})`)
-    return {
-      rpcUrl: anvil.rpcUrl,
-      linkToken: core.linkToken,
-      operator: core.operator,
-      consumer,
-      requestId: request.requestId,
-      observed,
-      answer,
-      requestGas: requestReceipt.gasUsed,
-      fulfilGas: fulfilReceipt.gasUsed,
-    }
+    const observed = source.served.at(-1)?.price ?? '?'
+    line(
+      'on-chain answer',
+      `${answer} (PriceConsumer.latestAnswer, ${PAIR} x ${TIMES}; the source said ${observed})`,
+    )
+    return { answer, observed, requestId: request.requestId, consumer, operator: core.operator }
   } finally {
-    await anvil.stop()
-    await source.stop()
+    for (const fn of cleanup.reverse()) await fn().catch(() => {})
   }
 }

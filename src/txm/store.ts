@@ -1,0 +1,315 @@
+import { type Address, getAddress, type Hex } from 'viem'
+import type { Queryable, Row } from '../store/db.ts'
+import { TxmError } from './errors.ts'
+import type { Attempt, Fees, ReceiptSummary, Tx, TxState } from './types.ts'
+
+/**
+ * The transaction manager's rows: `eth_txes`, `eth_tx_attempts`, `key_states`. Every function
+ * takes the `Queryable` to run on, so callers choose the transaction.
+ */
+
+const big = (v: unknown): bigint => BigInt(v as string | number | bigint)
+const num = (v: unknown): number => Number(v)
+const date = (v: unknown): Date => (v instanceof Date ? v : new Date(String(v)))
+const dateOrNull = (v: unknown): Date | null => (v === null || v === undefined ? null : date(v))
+
+function receiptOf(v: unknown): ReceiptSummary | null {
+  if (v === null || v === undefined) return null
+  return (typeof v === 'string' ? JSON.parse(v) : v) as ReceiptSummary
+}
+
+export function txFromRow(r: Row): Tx {
+  return {
+    id: big(r.id),
+    chainId: num(r.chain_id),
+    from: getAddress(String(r.from_address)),
+    to: getAddress(String(r.to_address)),
+    data: r.data as Hex,
+    value: big(r.value),
+    gasLimit: big(r.gas_limit),
+    nonce: r.nonce === null || r.nonce === undefined ? null : num(r.nonce),
+    state: r.state as TxState,
+    idempotencyKey: (r.idempotency_key as string | null) ?? null,
+    minConfirmations: num(r.min_confirmations),
+    error: (r.error as string | null) ?? null,
+    revertReason: (r.revert_reason as string | null) ?? null,
+    receipt: receiptOf(r.receipt),
+    createdAt: date(r.created_at),
+    broadcastAt: dateOrNull(r.broadcast_at),
+    confirmedAt: dateOrNull(r.confirmed_at),
+  }
+}
+
+export function attemptFromRow(r: Row): Attempt {
+  return {
+    id: big(r.id),
+    txId: big(r.eth_tx_id),
+    hash: r.hash as Hex,
+    signedRaw: r.signed_raw as Hex,
+    maxFeePerGas: big(r.max_fee_per_gas),
+    maxPriorityFeePerGas: big(r.max_priority_fee_per_gas),
+    state: r.state as Attempt['state'],
+    broadcastBlock:
+      r.broadcast_block === null || r.broadcast_block === undefined ? null : big(r.broadcast_block),
+    createdAt: date(r.created_at),
+  }
+}
+
+export type InsertTx = {
+  chainId: number
+  from: Address
+  to: Address
+  data: Hex
+  value: bigint
+  gasLimit: bigint
+  minConfirmations: number
+  idempotencyKey: string
+}
+
+/** Inserts an `unstarted` transaction, or returns the one with the same idempotency key. */
+export async function insertTx(q: Queryable, t: InsertTx): Promise<{ tx: Tx; created: boolean }> {
+  const inserted = await q.query(
+    `INSERT INTO eth_txes (chain_id, from_address, to_address, data, value, gas_limit, state,
+       idempotency_key, min_confirmations)
+     VALUES ($1, $2, $3, $4, $5, $6, 'unstarted', $7, $8)
+     ON CONFLICT (idempotency_key) DO NOTHING
+     RETURNING *`,
+    [t.chainId, t.from, t.to, t.data, t.value, t.gasLimit, t.idempotencyKey, t.minConfirmations],
+  )
+  if (inserted[0]) return { tx: txFromRow(inserted[0]), created: true }
+  const existing = await txByIdempotencyKey(q, t.idempotencyKey)
+  if (!existing) {
+    throw new TxmError('the idempotency key conflicted but no transaction holds it', {
+      retryable: true,
+    })
+  }
+  return { tx: existing, created: false }
+}
+
+export async function txById(q: Queryable, id: bigint): Promise<Tx | undefined> {
+  const [r] = await q.query('SELECT * FROM eth_txes WHERE id = $1', [id])
+  return r ? txFromRow(r) : undefined
+}
+
+export async function txByIdempotencyKey(q: Queryable, key: string): Promise<Tx | undefined> {
+  const [r] = await q.query('SELECT * FROM eth_txes WHERE idempotency_key = $1', [key])
+  return r ? txFromRow(r) : undefined
+}
+
+/** A transaction's attempts, oldest first. */
+export async function attemptsOf(q: Queryable, txId: bigint): Promise<Attempt[]> {
+  const rows = await q.query('SELECT * FROM eth_tx_attempts WHERE eth_tx_id = $1 ORDER BY id', [
+    txId,
+  ])
+  return rows.map(attemptFromRow)
+}
+
+/** Senders with work left (unstarted or unconfirmed transactions) on the chain. */
+export async function activeSenders(q: Queryable, chainId: number): Promise<Address[]> {
+  const rows = await q.query<{ from_address: string }>(
+    `SELECT DISTINCT from_address FROM eth_txes
+     WHERE chain_id = $1 AND state IN ('unstarted', 'unconfirmed') ORDER BY from_address`,
+    [chainId],
+  )
+  return rows.map((r) => getAddress(r.from_address))
+}
+
+/** Keys switched off for the chain (`key_states.disabled`), checksummed. */
+export async function disabledKeys(q: Queryable, chainId: number): Promise<Set<Address>> {
+  const rows = await q.query<{ address: string }>(
+    'SELECT address FROM key_states WHERE chain_id = $1 AND disabled',
+    [chainId],
+  )
+  return new Set(rows.map((r) => getAddress(r.address)))
+}
+
+export type KeyState = {
+  /** The address as `eth_keys` spells it (the foreign key). */
+  dbAddress: string
+  nextNonce: number
+  disabled: boolean
+}
+
+export async function keyState(
+  q: Queryable,
+  chainId: number,
+  from: Address,
+): Promise<KeyState | undefined> {
+  const [r] = await q.query(
+    `SELECT address, next_nonce, disabled FROM key_states
+     WHERE lower(address) = lower($1) AND chain_id = $2`,
+    [from, chainId],
+  )
+  return r
+    ? { dbAddress: String(r.address), nextNonce: num(r.next_nonce), disabled: r.disabled === true }
+    : undefined
+}
+
+/**
+ * Creates the key's nonce sequence on the chain, starting at `chainNonce` (the chain's pending
+ * nonce) or after the highest nonce already used, whichever is higher. A no-op when it exists.
+ */
+export async function initKeyState(
+  q: Queryable,
+  chainId: number,
+  from: Address,
+  chainNonce: number,
+): Promise<KeyState> {
+  const [key] = await q.query<{ address: string }>(
+    'SELECT address FROM eth_keys WHERE lower(address) = lower($1)',
+    [from],
+  )
+  if (!key) {
+    throw new TxmError(`key ${from} is not in eth_keys`, {
+      details: 'import the key into the node before sending from it',
+    })
+  }
+  await q.query(
+    `INSERT INTO key_states (address, chain_id, next_nonce)
+     SELECT $1, $2, GREATEST($3::bigint, COALESCE(MAX(nonce) + 1, 0))
+       FROM eth_txes WHERE chain_id = $2 AND lower(from_address) = lower($1)
+     ON CONFLICT (address, chain_id) DO NOTHING`,
+    [key.address, chainId, chainNonce],
+  )
+  const state = await keyState(q, chainId, from)
+  if (!state) throw new TxmError(`key state for ${from} vanished`, { retryable: true })
+  return state
+}
+
+/**
+ * Gives the next nonce to the oldest `unstarted` transaction of `from`, in the same database
+ * transaction that advances `next_nonce` (row-locked): no gap, no duplicate. `atLeast` moves
+ * the sequence forward first (the chain's pending nonce when the key was used elsewhere).
+ * Returns the transaction, now `unconfirmed`, or undefined when none waits.
+ */
+export async function assignNextNonce(
+  q: Queryable,
+  params: { chainId: number; from: Address; dbAddress: string; atLeast?: number | undefined },
+): Promise<Tx | undefined> {
+  const [ks] = await q.query(
+    'SELECT next_nonce FROM key_states WHERE address = $1 AND chain_id = $2 FOR UPDATE',
+    [params.dbAddress, params.chainId],
+  )
+  if (!ks) throw new TxmError(`no key state for ${params.from} on chain ${params.chainId}`)
+  const [next] = await q.query(
+    `SELECT id FROM eth_txes WHERE chain_id = $1 AND from_address = $2 AND state = 'unstarted'
+     ORDER BY id LIMIT 1 FOR UPDATE`,
+    [params.chainId, params.from],
+  )
+  if (!next) return undefined
+  const nonce = Math.max(num(ks.next_nonce), params.atLeast ?? 0)
+  const [row] = await q.query(
+    `UPDATE eth_txes SET nonce = $2, state = 'unconfirmed', error = NULL
+     WHERE id = $1 AND state = 'unstarted' RETURNING *`,
+    [next.id, nonce],
+  )
+  await q.query('UPDATE key_states SET next_nonce = $3 WHERE address = $1 AND chain_id = $2', [
+    params.dbAddress,
+    params.chainId,
+    nonce + 1,
+  ])
+  return txFromRow(row!)
+}
+
+/** `unconfirmed` transactions of `from`, by nonce. */
+export async function unconfirmedTxs(q: Queryable, chainId: number, from: Address): Promise<Tx[]> {
+  const rows = await q.query(
+    `SELECT * FROM eth_txes WHERE chain_id = $1 AND from_address = $2 AND state = 'unconfirmed'
+     ORDER BY nonce`,
+    [chainId, from],
+  )
+  return rows.map(txFromRow)
+}
+
+export type NewAttempt = { txId: bigint; hash: Hex; signedRaw: Hex; fees: Fees }
+
+/** Persists a signed attempt (`in_progress`) before anything is sent. */
+export async function insertAttempt(q: Queryable, a: NewAttempt): Promise<Attempt> {
+  const [row] = await q.query(
+    `INSERT INTO eth_tx_attempts (eth_tx_id, hash, signed_raw, max_fee_per_gas,
+       max_priority_fee_per_gas, state)
+     VALUES ($1, $2, $3, $4, $5, 'in_progress') RETURNING *`,
+    [a.txId, a.hash, a.signedRaw, a.fees.maxFeePerGas, a.fees.maxPriorityFeePerGas],
+  )
+  return attemptFromRow(row!)
+}
+
+/** The node accepted the attempt (or already had it). */
+export async function markBroadcast(q: Queryable, attempt: Attempt, block: bigint): Promise<void> {
+  await q.query(
+    `UPDATE eth_tx_attempts SET state = 'broadcast', broadcast_block = COALESCE(broadcast_block, $2)
+     WHERE id = $1`,
+    [attempt.id, block],
+  )
+  await q.query(
+    'UPDATE eth_txes SET broadcast_at = COALESCE(broadcast_at, now()), error = NULL WHERE id = $1',
+    [attempt.txId],
+  )
+}
+
+/** Drops an attempt the node refused outright (it is in no pool). */
+export async function deleteAttempt(q: Queryable, attempt: Attempt): Promise<void> {
+  await q.query("DELETE FROM eth_tx_attempts WHERE id = $1 AND state = 'in_progress'", [attempt.id])
+}
+
+export async function setError(q: Queryable, txId: bigint, error: string | null): Promise<void> {
+  await q.query('UPDATE eth_txes SET error = $2 WHERE id = $1', [txId, error])
+}
+
+export async function markFinal(
+  q: Queryable,
+  txId: bigint,
+  params: {
+    state: 'confirmed' | 'reverted'
+    receipt: ReceiptSummary
+    revertReason?: string | null
+  },
+): Promise<void> {
+  await q.query(
+    `UPDATE eth_txes SET state = $2, receipt = $3::jsonb, revert_reason = $4, error = NULL,
+       confirmed_at = now()
+     WHERE id = $1 AND state = 'unconfirmed'`,
+    [txId, params.state, JSON.stringify(params.receipt), params.revertReason ?? null],
+  )
+}
+
+/** The transaction will never be mined under its nonce; it keeps the nonce it had. */
+export async function markFatal(q: Queryable, txId: bigint, error: string): Promise<void> {
+  await q.query(
+    "UPDATE eth_txes SET state = 'fatal_error', error = $2 WHERE id = $1 AND state = 'unconfirmed'",
+    [txId, error],
+  )
+}
+
+/**
+ * A transaction the node refused outright before it was ever in a pool: fails it and gives its
+ * nonce back, which is possible only while it is the key's last assigned nonce (the manager
+ * assigns a nonce only after the previous one was accepted). Returns whether it did.
+ */
+export async function releaseNonceAndFail(
+  q: Queryable,
+  params: { tx: Tx; dbAddress: string; error: string },
+): Promise<boolean> {
+  const { tx } = params
+  const [ks] = await q.query(
+    'SELECT next_nonce FROM key_states WHERE address = $1 AND chain_id = $2 FOR UPDATE',
+    [params.dbAddress, tx.chainId],
+  )
+  if (!ks || tx.nonce === null || num(ks.next_nonce) !== tx.nonce + 1) return false
+  const [broadcast] = await q.query(
+    "SELECT 1 FROM eth_tx_attempts WHERE eth_tx_id = $1 AND state = 'broadcast' LIMIT 1",
+    [tx.id],
+  )
+  if (broadcast) return false
+  await q.query('DELETE FROM eth_tx_attempts WHERE eth_tx_id = $1', [tx.id])
+  await q.query(
+    "UPDATE eth_txes SET state = 'fatal_error', nonce = NULL, error = $2 WHERE id = $1",
+    [tx.id, params.error],
+  )
+  await q.query('UPDATE key_states SET next_nonce = $3 WHERE address = $1 AND chain_id = $2', [
+    params.dbAddress,
+    tx.chainId,
+    tx.nonce,
+  ])
+  return true
+}
