@@ -16,14 +16,28 @@ export type Common<Config = unknown> = {
 export type { Logger }
 
 /** A pino logger writing JSON lines to stderr (or nothing, for tests). */
-export function createLogger(params: { level?: string; silent?: boolean; name?: string } = {}): Logger {
+export function createLogger(
+  params: { level?: string; silent?: boolean; name?: string } = {},
+): Logger {
   if (params.silent) return pino({ level: 'silent' })
   return pino(
     {
       level: params.level ?? 'info',
       name: params.name ?? 'orakel',
       // Never log secrets even if a caller passes them by mistake.
-      redact: { paths: ['password', 'privateKey', 'token', 'secret', '*.password', '*.privateKey', '*.token', '*.secret'], censor: '[redacted]' },
+      redact: {
+        paths: [
+          'password',
+          'privateKey',
+          'token',
+          'secret',
+          '*.password',
+          '*.privateKey',
+          '*.token',
+          '*.secret',
+        ],
+        censor: '[redacted]',
+      },
     },
     pino.destination(2),
   )
