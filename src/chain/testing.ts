@@ -15,23 +15,10 @@ import * as abis from '../../artifacts/abis.ts'
 import { ANVIL_PRIVATE_KEYS, type Anvil, startAnvil } from './anvil.ts'
 import { type ChainClient, createChainClient } from './client.ts'
 import { type CoreDeployment, deployCore } from './deploy.ts'
+import { contractErrorsAbi } from './errors-abi.ts'
 
-/** Every custom error declared by any contract, so reverts decode wherever they come from. */
-export const allErrorsAbi: Abi = (() => {
-  const seen = new Set<string>()
-  const out: Abi[number][] = []
-  for (const [name, value] of Object.entries(abis)) {
-    if (!name.endsWith('Abi')) continue
-    for (const item of value as Abi) {
-      if (item.type !== 'error') continue
-      const key = `${item.name}(${item.inputs.map((i) => i.type).join(',')})`
-      if (seen.has(key)) continue
-      seen.add(key)
-      out.push(item)
-    }
-  }
-  return out
-})()
+/** Every custom error declared by any contract (see src/chain/errors-abi.ts). */
+export const allErrorsAbi = contractErrorsAbi
 
 export type TestChain = {
   anvil: Anvil

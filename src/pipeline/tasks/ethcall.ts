@@ -12,8 +12,10 @@
  * the `Error(string)` text, the Panic code, or the selector of a custom error. Any other
  * failure of the reader (RPC down, ...) is a retryable TaskError.
  */
+
 import { type Address, type Client, decodeErrorResult, type Hex } from 'viem'
 import { call, getChainId } from 'viem/actions'
+import { PANIC_CODES } from '../../chain/revert.ts'
 import { BaseError } from '../../errors.ts'
 import {
   defineTask,
@@ -119,18 +121,6 @@ export function viemChainReader(client: Client): ChainReader {
 
 const BLOCK_TAGS = new Set<string>(['latest', 'pending', 'earliest', 'safe', 'finalized'])
 
-const PANIC_REASONS: Record<number, string> = {
-  1: 'assertion failed',
-  17: 'arithmetic underflow or overflow',
-  18: 'division or modulo by zero',
-  33: 'invalid enum value',
-  34: 'incorrectly encoded storage byte array',
-  49: 'pop() on an empty array',
-  50: 'array index out of bounds',
-  65: 'out of memory',
-  81: 'call to a zero-initialized internal function',
-}
-
 /**
  * The revert data carried by an error of a ChainReader, or undefined when the error is not a
  * revert. Walks the `cause` chain for a `data` hex string (or `data.data`, as some RPCs nest it).
@@ -164,7 +154,7 @@ export function revertReason(data: Hex): string {
     if (decoded.errorName === 'Error') return String(decoded.args[0])
     if (decoded.errorName === 'Panic') {
       const code = decoded.args[0] as bigint
-      const text = PANIC_REASONS[Number(code)]
+      const text = PANIC_CODES[Number(code)]
       return `panic 0x${code.toString(16).padStart(2, '0')}${text ? ` (${text})` : ''}`
     }
   } catch {
