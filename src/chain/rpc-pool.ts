@@ -1,4 +1,11 @@
-import { createPublicClient, defineChain, http, type PublicClient } from 'viem'
+import {
+  createPublicClient,
+  defineChain,
+  HttpRequestError,
+  http,
+  type PublicClient,
+  TimeoutError,
+} from 'viem'
 import type { Logger } from '../common.ts'
 import { BaseError } from '../errors.ts'
 
@@ -249,4 +256,22 @@ export function redactRpcUrl(url: string): string {
     .map((s) => (/^[A-Za-z0-9_-]{16,}$/.test(s) ? '***' : s))
     .join('/')
   return u.toString().replace(/%2A%2A%2A/g, '***')
+}
+
+/** A failure of the connection to the endpoint (as opposed to an error answer). */
+export function isTransportError(err: unknown): boolean {
+  let e: unknown = err
+  const seen = new Set<unknown>()
+  while (e && typeof e === 'object' && !seen.has(e)) {
+    seen.add(e)
+    if (e instanceof TimeoutError) return true
+    if (
+      e instanceof HttpRequestError &&
+      (e.status === undefined || e.status >= 500 || e.status === 429)
+    ) {
+      return true
+    }
+    e = (e as { cause?: unknown }).cause
+  }
+  return false
 }

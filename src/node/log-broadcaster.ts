@@ -1,14 +1,6 @@
 import { Counter, Gauge, type Registry } from 'prom-client'
-import {
-  type Address,
-  type Hex,
-  HttpRequestError,
-  isAddress,
-  type Log,
-  type PublicClient,
-  TimeoutError,
-} from 'viem'
-import type { RpcPool } from '../chain/rpc-pool.ts'
+import { type Address, type Hex, isAddress, type Log, type PublicClient } from 'viem'
+import { isTransportError, type RpcPool } from '../chain/rpc-pool.ts'
 import type { Common } from '../common.ts'
 import { BaseError, errorMessage } from '../errors.ts'
 import type { Queryable } from '../store/db.ts'
@@ -708,24 +700,6 @@ export function createLogBroadcaster(
     },
     head: () => lastHead,
   }
-}
-
-/** A failure of the connection to the endpoint (as opposed to an error answer). */
-function isTransportError(err: unknown): boolean {
-  let e: unknown = err
-  const seen = new Set<unknown>()
-  while (e && typeof e === 'object' && !seen.has(e)) {
-    seen.add(e)
-    if (e instanceof TimeoutError) return true
-    if (
-      e instanceof HttpRequestError &&
-      (e.status === undefined || e.status >= 500 || e.status === 429)
-    ) {
-      return true
-    }
-    e = (e as { cause?: unknown }).cause
-  }
-  return false
 }
 
 type ProcessedRow = {

@@ -1,6 +1,6 @@
 import { mkdir } from 'node:fs/promises'
 import { createApiServer } from '../api/server.ts'
-import { createRpcPool } from '../chain/rpc-pool.ts'
+import { createRpcPool, isTransportError } from '../chain/rpc-pool.ts'
 import { type Common, createLogger, createMetrics, type Logger } from '../common.ts'
 import { databaseParams, type NodeConfig } from '../config/config.ts'
 import { BaseError } from '../errors.ts'
@@ -87,7 +87,18 @@ export async function startNode(params: StartNodeParameters): Promise<OracleNode
 
     const txm = createTxm(common, {
       chainId: config.chain.id,
-      client,
+      // Each request goes to the pool's current healthy endpoint.
+      client: {
+        request: async (args) => {
+          const current = await pool.client()
+          try {
+            return await current.request(args as Parameters<typeof current.request>[0])
+          } catch (err) {
+            if (isTransportError(err)) pool.reportFailure(current, err)
+            throw err
+          }
+        },
+      },
       keys,
       feeCapWei: BigInt(Math.round(config.txm.feeCapGwei * 1e9)),
       bumpAfterBlocks: config.txm.bumpAfterBlocks,
