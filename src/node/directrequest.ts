@@ -110,22 +110,38 @@ export function createDirectRequestService(common: Common, deps: DirectRequestDe
   const log = common.logger.child({ component: 'directrequest' })
   const jobs = new Map<bigint, ActiveJob>()
   const inflight = new Map<string, AbortController>()
+  /**
+   * Runs cancelled (request cancelled on chain, or reorged out) that may not have started yet:
+   * the cancellation can be handled before `execute` is called or before it commits.
+   */
+  const cancelled = new Set<string>()
   const pending = new Set<Promise<void>>()
   let stopped = false
 
   const emit = (event: DirectRequestEvent) => deps.onEvent?.(event)
 
   /**
-   * Whether the run's row is visible: it is created inside the log broadcaster's transaction,
-   * which commits after `onLog` returns; a rolled-back run never appears.
+   * The run's state once its row is visible: it is created inside the log broadcaster's
+   * transaction, which commits after `onLog` returns; a rolled-back run never appears.
    */
-  async function committed(runId: string): Promise<boolean> {
+  async function committed(runId: string): Promise<string | undefined> {
     for (let i = 0; i < 200; i++) {
-      const rows = await common.db.query('SELECT 1 FROM job_runs WHERE run_id = $1', [runId])
-      if (rows.length > 0) return true
+      const rows = await common.db.query<{ state: string }>(
+        'SELECT state FROM job_runs WHERE run_id = $1',
+        [runId],
+      )
+      if (rows[0]) return rows[0].state
       await new Promise((r) => setTimeout(r, Math.min(5 * 2 ** i, 100)))
     }
-    return false
+    return undefined
+  }
+
+  /** Marks runs cancelled in memory and stops those in flight. */
+  function stopRuns(runIds: string[]): void {
+    for (const id of runIds) {
+      cancelled.add(id)
+      inflight.get(id)?.abort()
+    }
   }
 
   function execute(
@@ -139,11 +155,17 @@ export function createDirectRequestService(common: Common, deps: DirectRequestDe
     inflight.set(runId, controller)
     const spec = job.parsed.spec
     const work = (async () => {
-      if (!(await committed(runId))) {
+      const state = await committed(runId)
+      if (state === undefined) {
         log.warn(
           { job_id: String(job.id), run_id: runId },
           'run was not recorded (transaction rolled back); not started',
         )
+        return
+      }
+      // Cancelled before it started (e.g. the cancellation was due in the same poll).
+      if (controller.signal.aborted || cancelled.has(runId) || state === 'cancelled') {
+        log.info({ job_id: String(job.id), run_id: runId }, 'run cancelled before it started')
         return
       }
       const result = await runPipeline({
@@ -189,6 +211,7 @@ export function createDirectRequestService(common: Common, deps: DirectRequestDe
       )
       .finally(() => {
         inflight.delete(runId)
+        cancelled.delete(runId)
         pending.delete(work)
       })
     pending.add(work)
@@ -271,7 +294,7 @@ export function createDirectRequestService(common: Common, deps: DirectRequestDe
       eventName: 'CancelOracleRequest',
     })
     const runIds = await deps.runs.cancelByRequestId(args.requestId, tx)
-    for (const id of runIds) inflight.get(id)?.abort()
+    stopRuns(runIds)
     if (runIds.length > 0) {
       log.info(
         { job_id: String(job.id), request_id: args.requestId, runs: runIds },
@@ -307,7 +330,7 @@ export function createDirectRequestService(common: Common, deps: DirectRequestDe
             eventName: 'OracleRequest',
           })
           const runIds = await deps.runs.cancelByRequestId(args.requestId, tx)
-          for (const id of runIds) inflight.get(id)?.abort()
+          stopRuns(runIds)
           log.warn(
             { job_id: String(job.id), request_id: args.requestId },
             'request left the canonical chain',

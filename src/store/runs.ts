@@ -74,8 +74,11 @@ export type RunRepository = {
   countByJob(jobId: bigint): Promise<number>
   /** Runs still running or suspended (to resume after a restart), oldest first. */
   listUnfinished(): Promise<UnfinishedRun[]>
-  /** Cancels the unfinished runs of a request; returns their run ids. */
-  cancelByRequestId(requestId: string): Promise<string[]>
+  /**
+   * Cancels the unfinished runs of a request; returns their run ids. Pass `tx` to cancel within
+   * the caller's transaction (on PGlite a query outside it would wait for it to end).
+   */
+  cancelByRequestId(requestId: string, tx?: Queryable): Promise<string[]>
 }
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i
@@ -270,8 +273,8 @@ export function createRunRepository(db: Db): RunRepository {
       return rows.map((r) => ({ ...toRun(r), previous: byRun.get(r.run_id)! }))
     },
 
-    async cancelByRequestId(requestId) {
-      const rows = await db.query<{ run_id: string }>(
+    async cancelByRequestId(requestId, tx = db) {
+      const rows = await tx.query<{ run_id: string }>(
         `UPDATE job_runs SET state = 'cancelled', finished_at = now()
          WHERE request_id = $1 AND state IN ('running', 'suspended')
          RETURNING run_id::text AS run_id`,

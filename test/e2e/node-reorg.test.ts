@@ -1,0 +1,331 @@
+import assert from 'node:assert/strict'
+import { randomUUID } from 'node:crypto'
+import { readFileSync } from 'node:fs'
+import { mkdtemp, rm } from 'node:fs/promises'
+import { createServer, type ServerResponse } from 'node:http'
+import type { AddressInfo } from 'node:net'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { after, before, describe, it } from 'node:test'
+import { type Address, encodeFunctionData, type Hex } from 'viem'
+import { OperatorAbi, PriceConsumerAbi, PriceConsumerBytecode } from '../../artifacts/abis.ts'
+import { type SimulatedSource, startSimulatedSource } from '../../src/adapters/sources/simulated.ts'
+import { ANVIL_PRIVATE_KEYS } from '../../src/chain/anvil.ts'
+import type { CoreDeployment } from '../../src/chain/deploy.ts'
+import { oracleRequestsIn } from '../../src/chain/operator-events.ts'
+import {
+  deployContract,
+  deployTestCore,
+  fundLink,
+  LINK,
+  startTestChain,
+  type TestChain,
+} from '../../src/chain/testing.ts'
+import { createLogger } from '../../src/common.ts'
+import { databaseParams, defaultConfig, type NodeConfig } from '../../src/config/config.ts'
+import { encryptKeystore } from '../../src/crypto/keystore.ts'
+import { createEthKeyStore } from '../../src/keys/eth-keys.ts'
+import type { DirectRequestEvent } from '../../src/node/directrequest.ts'
+import { specIdOf } from '../../src/node/directrequest.ts'
+import { type OracleNode, startNode } from '../../src/node/node.ts'
+import { openDatabase } from '../../src/store/db.ts'
+import { testDatabaseUrl } from '../../src/store/testing.ts'
+
+/**
+ * Reorgs and duplicate delivery, with the node in-process on anvil. `anvil_reorg [depth, txs]`
+ * replaces the top `depth` blocks with new ones holding `txs` (signed bytes, block offset);
+ * anvil does not put the dropped transactions back in its pool.
+ *
+ * - A request whose block is reorged out before the job's confirmations is never run; sent
+ *   again, the same request (same transaction, same request id) is answered exactly once.
+ * - A request reorged out after its run started: the run is cancelled without sending; the
+ *   same transaction replayed in the reorg's new blocks is answered exactly once.
+ * - A restart re-reads the recent blocks, and a shallow reorg above answered requests moves the
+ *   node's cursors back: neither starts a second run or answer.
+ */
+const PASSWORD = 'correct horse battery staple'
+const FIXTURE = readFileSync(join(import.meta.dirname, '../fixtures/get-uint256.toml'), 'utf8')
+const PAYMENT = LINK / 10n
+
+/** A price source that holds every request until `release()`. */
+async function startGatedSource() {
+  const held: ServerResponse[] = []
+  let open = false
+  const reply = (res: ServerResponse) => {
+    res.writeHead(200, { 'content-type': 'application/json' })
+    res.end('{"price": 2500}')
+  }
+  const server = createServer((_req, res) => {
+    if (open) reply(res)
+    else held.push(res)
+  })
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', () => resolve()))
+  const { port } = server.address() as AddressInfo
+  return {
+    url: `http://127.0.0.1:${port}/price`,
+    held: () => held.length,
+    release() {
+      open = true
+      for (const res of held.splice(0)) if (!res.destroyed) reply(res)
+    },
+    stop: () =>
+      new Promise<void>((resolve) => {
+        server.closeAllConnections()
+        server.close(() => resolve())
+      }),
+  }
+}
+
+type RunView = { runId: string; state: string; requestId: string; logBlockHash: string }
+
+describe(`oracle node, reorgs and duplicate delivery (${process.env.DATABASE_URL ? 'Postgres' : 'PGlite'})`, () => {
+  let chain: TestChain
+  let source: SimulatedSource
+  let gated: Awaited<ReturnType<typeof startGatedSource>>
+  let core: CoreDeployment
+  let consumer: Address
+  let dataDir: string
+  let database: Awaited<ReturnType<typeof testDatabaseUrl>>
+  let config: NodeConfig
+  let node: OracleNode | undefined
+  const events: DirectRequestEvent[] = []
+
+  const rpc = <T = unknown>(method: string, params: unknown[] = []) =>
+    chain.owner.request({ method, params } as never) as Promise<T>
+  const headNumber = async () => BigInt(await rpc<Hex>('eth_blockNumber'))
+  const mine = (blocks: number) => rpc('anvil_mine', [`0x${blocks.toString(16)}`])
+  const api = async (method: string, path: string, body?: string) => {
+    const res = await fetch(`${node!.apiUrl}${path}`, {
+      method,
+      headers: { authorization: `Bearer ${node!.apiToken}`, 'content-type': 'application/toml' },
+      body,
+    })
+    return { status: res.status, json: (await res.json()) as Record<string, unknown> }
+  }
+  const waitFor = async <T>(
+    what: string,
+    fn: () => Promise<T | undefined> | T | undefined,
+    ms = 20_000,
+  ) => {
+    const deadline = Date.now() + ms
+    for (;;) {
+      const v = await fn()
+      if (v !== undefined) return v
+      if (Date.now() > deadline) assert.fail(`timed out waiting for ${what}`)
+      await new Promise((r) => setTimeout(r, 50))
+    }
+  }
+  /** Waits until the node's log broadcaster has finished a poll at the chain's current head. */
+  const settled = async () => {
+    const head = await headNumber()
+    await waitFor(`the node to poll block ${head}`, async () => {
+      const status = (await api('GET', '/v2/status')).json
+      return status.head !== undefined && BigInt(status.head as string) >= head ? true : undefined
+    })
+    // One more poll interval, for deliveries of that poll to commit and runs to start.
+    await new Promise((r) => setTimeout(r, 200))
+  }
+  const createJob = async (confirmations: number) => {
+    const externalJobID = randomUUID()
+    const toml = FIXTURE.replace(/externalJobID = ".*"/, `externalJobID = "${externalJobID}"`)
+      .replace(/^minIncomingConfirmations = .*$/m, `minIncomingConfirmations = ${confirmations}`)
+      .replaceAll('0x613a38AC1659769640aaE063C651F48E0250454C', core.operator)
+    const created = await api('POST', '/v2/jobs', toml)
+    assert.equal(created.status, 201, JSON.stringify(created.json))
+    return { externalJobID, jobId: String((created.json.job as { id: string }).id) }
+  }
+  /** A request as signed bytes, so that the very same transaction can be sent again. */
+  const signRequest = async (externalJobID: string, url: string): Promise<Hex> => {
+    const prepared = await chain.owner.prepareTransactionRequest({
+      to: consumer,
+      data: encodeFunctionData({
+        abi: PriceConsumerAbi,
+        functionName: 'requestValue',
+        args: [specIdOf(externalJobID), PAYMENT, url, 'price', 100n, true],
+      }),
+    })
+    return chain.owner.signTransaction(prepared as never)
+  }
+  /** Sends signed bytes; returns the request id and the block the request is in. */
+  const sendRequest = async (raw: Hex) => {
+    const hash = await rpc<Hex>('eth_sendRawTransaction', [raw])
+    const receipt = await chain.owner.waitForTransactionReceipt({ hash })
+    assert.equal(receipt.status, 'success')
+    const [req] = oracleRequestsIn(receipt)
+    assert.ok(req)
+    return { hash, requestId: req.requestId, block: receipt.blockNumber }
+  }
+  const runsOf = async (jobId: string) =>
+    (await api('GET', `/v2/jobs/${jobId}/runs`)).json.runs as RunView[]
+  const countEvents = async (eventName: 'OracleResponse' | 'AnswerReceived', requestId: Hex) =>
+    (
+      await chain.owner.getContractEvents({
+        address: eventName === 'OracleResponse' ? core.operator : consumer,
+        abi: eventName === 'OracleResponse' ? OperatorAbi : PriceConsumerAbi,
+        eventName,
+        args: { requestId },
+        fromBlock: 0n,
+      } as never)
+    ).length
+  const answered = (requestId: Hex) =>
+    waitFor('the answer on chain', async () =>
+      (await countEvents('AnswerReceived', requestId)) > 0 ? true : undefined,
+    )
+  const start = async () => {
+    node = await startNode({
+      config,
+      logger: createLogger({ silent: true }),
+      onEvent: (e) => events.push(e),
+    })
+  }
+
+  before(async () => {
+    chain = await startTestChain()
+    source = await startSimulatedSource({ pairs: { 'ETH-USD': 3000 }, seed: 3 })
+    gated = await startGatedSource()
+    core = await deployTestCore(chain)
+    consumer = await deployContract(chain.owner, {
+      name: 'PriceConsumer',
+      abi: PriceConsumerAbi,
+      bytecode: PriceConsumerBytecode,
+      args: [core.linkToken, core.operator],
+    })
+    await fundLink(chain, core.linkToken, consumer, 10n * LINK)
+    dataDir = await mkdtemp(join(tmpdir(), 'orakel-reorg-'))
+    database = await testDatabaseUrl()
+    const base = defaultConfig()
+    config = {
+      ...base,
+      node: { dataDir },
+      chain: { ...base.chain, id: 31337, rpcUrls: [chain.anvil.rpcUrl], pollIntervalMs: 50 },
+      database: { url: database?.url ?? '' },
+      http: { host: '127.0.0.1', port: 0 },
+      log: { level: 'silent' },
+      security: { allowUnrestrictedNetworkAccess: true },
+      keystore: { password: PASSWORD },
+    }
+    const db = await openDatabase(databaseParams(config))
+    await createEthKeyStore(db).import(
+      await encryptKeystore(ANVIL_PRIVATE_KEYS[1], PASSWORD, { scryptN: 1024 }),
+      PASSWORD,
+    )
+    await db.close()
+    await start()
+  })
+  after(async () => {
+    gated?.release()
+    await node?.stop()
+    await chain?.stop()
+    await source?.stop()
+    await gated?.stop()
+    await database?.drop()
+    if (dataDir) await rm(dataDir, { recursive: true, force: true })
+  })
+
+  const jobs: string[] = []
+  const requests: Hex[] = []
+
+  it('does not answer a request reorged out before its confirmations; sent again, answers it once', async () => {
+    const { externalJobID, jobId } = await createJob(3)
+    jobs.push(jobId)
+    const raw = await signRequest(externalJobID, source.priceUrl('ETH-USD'))
+    const first = await sendRequest(raw)
+    requests.push(first.requestId)
+    await mine(1)
+    await settled()
+    assert.equal((await runsOf(jobId)).length, 0, 'two confirmations of three: not due')
+
+    // Both blocks replaced by empty ones, then enough blocks for the request to have been due.
+    await rpc('anvil_reorg', [2, []])
+    assert.equal(await rpc('eth_getTransactionReceipt', [first.hash]), null)
+    await mine(4)
+    await settled()
+    assert.equal(await rpc('eth_getTransactionReceipt', [first.hash]), null, 'anvil re-mined it')
+    assert.equal((await runsOf(jobId)).length, 0)
+    assert.equal(await countEvents('OracleResponse', first.requestId), 0)
+    assert.ok(!events.some((e) => e.kind === 'request' && e.requestId === first.requestId))
+
+    // The same transaction again: the same request, now in another block.
+    const again = await sendRequest(raw)
+    assert.equal(again.requestId, first.requestId)
+    assert.equal(again.hash, first.hash)
+    assert.notEqual(again.block, first.block)
+    await mine(2)
+    await answered(again.requestId)
+    await mine(3)
+    await settled()
+    assert.equal(await countEvents('OracleResponse', again.requestId), 1)
+    assert.equal(await countEvents('AnswerReceived', again.requestId), 1)
+    const runs = await waitFor('the run to complete', async () => {
+      const r = await runsOf(jobId)
+      return r.every((x) => x.state === 'completed') ? r : undefined
+    })
+    assert.equal(runs.length, 1)
+    assert.equal(runs[0]!.requestId, again.requestId)
+  })
+
+  it('cancels a started run whose request is reorged out; replayed in the new blocks, answers it once', async () => {
+    const { externalJobID, jobId } = await createJob(2)
+    jobs.push(jobId)
+    const raw = await signRequest(externalJobID, gated.url)
+    const first = await sendRequest(raw)
+    requests.push(first.requestId)
+    await mine(1)
+    // Due: the run starts and waits on the source.
+    await waitFor('the run to reach the source', () => (gated.held() > 0 ? true : undefined))
+    const [started] = await runsOf(jobId)
+    assert.equal(started?.state, 'running')
+    const oldBlockHash = started.logBlockHash
+
+    // The two blocks replaced; the same transaction is in the second new block.
+    await rpc('anvil_reorg', [2, [[raw, 1]]])
+    const receipt = await chain.owner.getTransactionReceipt({ hash: first.hash })
+    assert.equal(receipt.blockNumber, first.block + 1n)
+    await waitFor('the run to be cancelled', async () =>
+      (await runsOf(jobId)).find((r) => r.runId === started.runId)?.state === 'cancelled'
+        ? true
+        : undefined,
+    )
+    gated.release()
+    await mine(1)
+    await answered(first.requestId)
+    await mine(3)
+    await settled()
+    assert.equal(await countEvents('OracleResponse', first.requestId), 1)
+    assert.equal(await countEvents('AnswerReceived', first.requestId), 1)
+    assert.ok(!events.some((e) => e.kind === 'tx-enqueued' && e.runId === started.runId))
+    const runs = await waitFor('the new run to complete', async () => {
+      const r = await runsOf(jobId)
+      return r.length === 2 && r.some((x) => x.state === 'completed') ? r : undefined
+    })
+    const byState = Object.fromEntries(runs.map((r) => [r.state, r]))
+    assert.deepEqual(Object.keys(byState).sort(), ['cancelled', 'completed'])
+    assert.equal(byState.cancelled!.logBlockHash, oldBlockHash)
+    assert.equal(byState.completed!.logBlockHash, receipt.blockHash)
+  })
+
+  it('starts no second run or answer after a restart or a shallow reorg', async () => {
+    assert.equal(jobs.length, 2, 'runs after the tests above')
+    const counts = async () => ({
+      runs: await Promise.all(jobs.map(async (j) => (await runsOf(j)).length)),
+      responses: await Promise.all(requests.map((id) => countEvents('OracleResponse', id))),
+    })
+    const expected = { runs: [1, 2], responses: [1, 1] }
+    assert.deepEqual(await counts(), expected)
+    const requestEvents = events.filter((e) => e.kind === 'request').length
+
+    // A restart re-reads the last finalityDepth blocks, all the requests above included.
+    await node!.stop()
+    await start()
+    await mine(2)
+    await settled()
+    assert.deepEqual(await counts(), expected)
+
+    // A reorg above the requests' blocks: cursors move back, the logs are not delivered again.
+    await rpc('anvil_reorg', [2, []])
+    await mine(2)
+    await settled()
+    assert.deepEqual(await counts(), expected)
+    assert.equal(events.filter((e) => e.kind === 'request').length, requestEvents)
+  })
+})
