@@ -578,19 +578,22 @@ export function createLogBroadcaster(
     }
 
     // 4. Keep the window's headers (before delivering, so a later reorg is always seen).
-    await db.transaction(async (tx) => {
-      for (const h of fresh) {
+    // One statement for all of them; nothing to do when the head did not move.
+    if (fresh.length > 0) {
+      await db.transaction(async (tx) => {
         await tx.query(
-          `INSERT INTO block_headers (chain_id, number, hash, parent_hash) VALUES ($1, $2, $3, $4)
+          `INSERT INTO block_headers (chain_id, number, hash, parent_hash) VALUES ${fresh
+            .map((_, i) => `($1, $${3 * i + 2}, $${3 * i + 3}, $${3 * i + 4})`)
+            .join(', ')}
            ON CONFLICT (chain_id, number) DO UPDATE SET hash = EXCLUDED.hash, parent_hash = EXCLUDED.parent_hash`,
-          [chainId, h.number, h.hash, h.parentHash],
+          [chainId, ...fresh.flatMap((h) => [h.number, h.hash, h.parentHash])],
         )
-      }
-      await tx.query('DELETE FROM block_headers WHERE chain_id = $1 AND number < $2', [
-        chainId,
-        windowLo,
-      ])
-    })
+        await tx.query('DELETE FROM block_headers WHERE chain_id = $1 AND number < $2', [
+          chainId,
+          windowLo,
+        ])
+      })
+    }
 
     // 5. Deliver: first the logs that failed before, then the newly due ones, in chain order.
     for (const s of active) {

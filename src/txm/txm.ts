@@ -325,27 +325,28 @@ export function createTxm(common: Common, options: TxmOptions): Txm {
 
   /** Nonce assignment and first attempts: strictly one nonce after the other. */
   async function sendQueued(from: Address, ks: KeyState, ctx: TickContext): Promise<void> {
-    for (;;) {
-      // Transactions holding a nonce that no node has accepted yet, lowest first.
-      const waiting = (
-        await db.query(
-          `SELECT t.* FROM eth_txes t
-           WHERE t.chain_id = $1 AND t.from_address = $2 AND t.state = 'unconfirmed'
-             AND NOT EXISTS (SELECT 1 FROM eth_tx_attempts a
-                             WHERE a.eth_tx_id = t.id AND a.state = 'broadcast')
-           ORDER BY t.nonce`,
-          [chainId, from],
-        )
-      ).map(txFromRow)
-      for (const tx of waiting) if (!(await sendFirst(tx, ks, ctx))) return
-      if (ks.disabled) return
-      const [open] = await db.query<{ n: string | number }>(
-        `SELECT count(*) AS n FROM eth_txes
-         WHERE chain_id = $1 AND from_address = $2 AND state = 'unconfirmed'`,
+    // Transactions holding a nonce that no node has accepted yet, lowest first.
+    const waiting = (
+      await db.query(
+        `SELECT t.* FROM eth_txes t
+         WHERE t.chain_id = $1 AND t.from_address = $2 AND t.state = 'unconfirmed'
+           AND NOT EXISTS (SELECT 1 FROM eth_tx_attempts a
+                           WHERE a.eth_tx_id = t.id AND a.state = 'broadcast')
+         ORDER BY t.nonce`,
         [chainId, from],
       )
-      const inFlight = Number(open?.n ?? 0)
-      if (inFlight >= maxInFlight) return
+    ).map(txFromRow)
+    for (const tx of waiting) if (!(await sendFirst(tx, ks, ctx))) return
+    if (ks.disabled) return
+    const [open] = await db.query<{ n: string | number }>(
+      `SELECT count(*) AS n FROM eth_txes
+       WHERE chain_id = $1 AND from_address = $2 AND state = 'unconfirmed'`,
+      [chainId, from],
+    )
+    // Counted here rather than queried again: only this tick changes it (ticks never overlap),
+    // and a nonce whose first send was refused ends the pass.
+    let inFlight = Number(open?.n ?? 0)
+    while (inFlight < maxInFlight) {
       // Idle key: catch up with nonces used outside this node.
       const atLeast = inFlight === 0 ? await nonceAt(client, from, 'pending') : undefined
       const tx = await db.transaction((q) =>
@@ -353,13 +354,21 @@ export function createTxm(common: Common, options: TxmOptions): Txm {
       )
       if (!tx) return
       log.info({ tx_id: String(tx.id), nonce: tx.nonce, from }, 'nonce assigned')
+      inFlight++
+      if (!(await sendFirst(tx, ks, ctx, true))) return
     }
   }
 
-  async function sendFirst(tx: Tx, ks: KeyState, ctx: TickContext): Promise<boolean> {
+  async function sendFirst(
+    tx: Tx,
+    ks: KeyState,
+    ctx: TickContext,
+    /** The nonce was assigned just now, in this tick: no attempt can exist yet. */
+    fresh = false,
+  ): Promise<boolean> {
     // By construction at most one attempt exists here, in_progress (persisted, maybe sent by
     // a run that crashed): send those exact bytes again.
-    let attempt = (await attemptsOf(db, tx.id)).at(-1)
+    let attempt = fresh ? undefined : (await attemptsOf(db, tx.id)).at(-1)
     if (!attempt) {
       const decision = initialFees({
         baseFee: ctx.head.baseFee,
