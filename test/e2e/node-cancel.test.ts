@@ -2,8 +2,6 @@ import assert from 'node:assert/strict'
 import { randomUUID } from 'node:crypto'
 import { readFileSync } from 'node:fs'
 import { mkdtemp, rm } from 'node:fs/promises'
-import { createServer, type ServerResponse } from 'node:http'
-import type { AddressInfo } from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { after, before, describe, it } from 'node:test'
@@ -32,6 +30,7 @@ import { specIdOf } from '../../src/node/directrequest.ts'
 import { type OracleNode, startNode } from '../../src/node/node.ts'
 import { openDatabase } from '../../src/store/db.ts'
 import { testDatabaseUrl } from '../../src/store/testing.ts'
+import { startGatedSource } from './gated-source.ts'
 
 /**
  * A request its consumer cancels on chain (`cancel` once the Operator's 5 minutes have passed,
@@ -43,38 +42,6 @@ import { testDatabaseUrl } from '../../src/store/testing.ts'
 const PASSWORD = 'correct horse battery staple'
 const FIXTURE = readFileSync(join(import.meta.dirname, '../fixtures/get-uint256.toml'), 'utf8')
 const PAYMENT = LINK / 10n
-
-/** A price source that holds every request until `release()`. */
-async function startGatedSource() {
-  const held: ServerResponse[] = []
-  let hits = 0
-  let open = false
-  const reply = (res: ServerResponse) => {
-    res.writeHead(200, { 'content-type': 'application/json' })
-    res.end('{"price": 3000}')
-  }
-  const server = createServer((_req, res) => {
-    hits++
-    if (open) reply(res)
-    else held.push(res)
-  })
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', () => resolve()))
-  const { port } = server.address() as AddressInfo
-  return {
-    url: `http://127.0.0.1:${port}/price`,
-    hits: () => hits,
-    held: () => held.length,
-    release() {
-      open = true
-      for (const res of held.splice(0)) if (!res.destroyed) reply(res)
-    },
-    stop: () =>
-      new Promise<void>((resolve) => {
-        server.closeAllConnections()
-        server.close(() => resolve())
-      }),
-  }
-}
 
 describe(`oracle node, cancelled requests (${process.env.DATABASE_URL ? 'Postgres' : 'PGlite'})`, () => {
   let chain: TestChain
@@ -168,7 +135,7 @@ describe(`oracle node, cancelled requests (${process.env.DATABASE_URL ? 'Postgre
   before(async () => {
     chain = await startTestChain()
     source = await startSimulatedSource({ pairs: { 'ETH-USD': 3000 }, seed: 7 })
-    gated = await startGatedSource()
+    gated = await startGatedSource(3000)
     core = await deployTestCore(chain)
     consumer = await deployContract(chain.owner, {
       name: 'PriceConsumer',

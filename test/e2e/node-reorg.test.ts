@@ -2,8 +2,6 @@ import assert from 'node:assert/strict'
 import { randomUUID } from 'node:crypto'
 import { readFileSync } from 'node:fs'
 import { mkdtemp, rm } from 'node:fs/promises'
-import { createServer, type ServerResponse } from 'node:http'
-import type { AddressInfo } from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { after, before, describe, it } from 'node:test'
@@ -30,6 +28,7 @@ import { specIdOf } from '../../src/node/directrequest.ts'
 import { type OracleNode, startNode } from '../../src/node/node.ts'
 import { openDatabase } from '../../src/store/db.ts'
 import { testDatabaseUrl } from '../../src/store/testing.ts'
+import { startGatedSource } from './gated-source.ts'
 
 /**
  * Reorgs and duplicate delivery, with the node in-process on anvil. `anvil_reorg [depth, txs]`
@@ -46,35 +45,6 @@ import { testDatabaseUrl } from '../../src/store/testing.ts'
 const PASSWORD = 'correct horse battery staple'
 const FIXTURE = readFileSync(join(import.meta.dirname, '../fixtures/get-uint256.toml'), 'utf8')
 const PAYMENT = LINK / 10n
-
-/** A price source that holds every request until `release()`. */
-async function startGatedSource() {
-  const held: ServerResponse[] = []
-  let open = false
-  const reply = (res: ServerResponse) => {
-    res.writeHead(200, { 'content-type': 'application/json' })
-    res.end('{"price": 2500}')
-  }
-  const server = createServer((_req, res) => {
-    if (open) reply(res)
-    else held.push(res)
-  })
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', () => resolve()))
-  const { port } = server.address() as AddressInfo
-  return {
-    url: `http://127.0.0.1:${port}/price`,
-    held: () => held.length,
-    release() {
-      open = true
-      for (const res of held.splice(0)) if (!res.destroyed) reply(res)
-    },
-    stop: () =>
-      new Promise<void>((resolve) => {
-        server.closeAllConnections()
-        server.close(() => resolve())
-      }),
-  }
-}
 
 type RunView = { runId: string; state: string; requestId: string; logBlockHash: string }
 
@@ -182,7 +152,7 @@ describe(`oracle node, reorgs and duplicate delivery (${process.env.DATABASE_URL
   before(async () => {
     chain = await startTestChain()
     source = await startSimulatedSource({ pairs: { 'ETH-USD': 3000 }, seed: 3 })
-    gated = await startGatedSource()
+    gated = await startGatedSource(2500)
     core = await deployTestCore(chain)
     consumer = await deployContract(chain.owner, {
       name: 'PriceConsumer',
