@@ -8,7 +8,6 @@ import { after, before, describe, it } from 'node:test'
 import type { Address, Hex } from 'viem'
 import { OperatorAbi, PriceConsumerAbi, PriceConsumerBytecode } from '../../artifacts/abis.ts'
 import { type SimulatedSource, startSimulatedSource } from '../../src/adapters/sources/simulated.ts'
-import { ANVIL_PRIVATE_KEYS } from '../../src/chain/anvil.ts'
 import type { CoreDeployment } from '../../src/chain/deploy.ts'
 import { type OracleRequestLog, oracleRequestsIn } from '../../src/chain/operator-events.ts'
 import {
@@ -22,15 +21,13 @@ import {
   type TestChain,
 } from '../../src/chain/testing.ts'
 import { createLogger } from '../../src/common.ts'
-import { databaseParams, defaultConfig, type NodeConfig } from '../../src/config/config.ts'
-import { encryptKeystore } from '../../src/crypto/keystore.ts'
-import { createEthKeyStore } from '../../src/keys/eth-keys.ts'
+import type { NodeConfig } from '../../src/config/config.ts'
 import type { DirectRequestEvent } from '../../src/node/directrequest.ts'
 import { specIdOf } from '../../src/node/directrequest.ts'
 import { type OracleNode, startNode } from '../../src/node/node.ts'
-import { openDatabase } from '../../src/store/db.ts'
 import { testDatabaseUrl } from '../../src/store/testing.ts'
 import { startGatedSource } from './gated-source.ts'
+import { importNodeKey, nodeTestConfig } from './node-setup.ts'
 
 /**
  * A request its consumer cancels on chain (`cancel` once the Operator's 5 minutes have passed,
@@ -39,7 +36,6 @@ import { startGatedSource } from './gated-source.ts'
  * data source, or the job waits for confirmations and the request and its cancellation become
  * due in the same poll.
  */
-const PASSWORD = 'correct horse battery staple'
 const FIXTURE = readFileSync(join(import.meta.dirname, '../fixtures/get-uint256.toml'), 'utf8')
 const PAYMENT = LINK / 10n
 
@@ -146,23 +142,8 @@ describe(`oracle node, cancelled requests (${process.env.DATABASE_URL ? 'Postgre
     await fundLink(chain, core.linkToken, consumer, 10n * LINK)
     dataDir = await mkdtemp(join(tmpdir(), 'orakel-cancel-'))
     database = await testDatabaseUrl()
-    const base = defaultConfig()
-    config = {
-      ...base,
-      node: { dataDir },
-      chain: { ...base.chain, id: 31337, rpcUrls: [chain.anvil.rpcUrl], pollIntervalMs: 50 },
-      database: { url: database?.url ?? '' },
-      http: { host: '127.0.0.1', port: 0 },
-      log: { level: 'silent' },
-      security: { allowUnrestrictedNetworkAccess: true },
-      keystore: { password: PASSWORD },
-    }
-    const db = await openDatabase(databaseParams(config))
-    await createEthKeyStore(db).import(
-      await encryptKeystore(ANVIL_PRIVATE_KEYS[1], PASSWORD, { scryptN: 1024 }),
-      PASSWORD,
-    )
-    await db.close()
+    config = nodeTestConfig({ dataDir, rpcUrl: chain.anvil.rpcUrl, databaseUrl: database?.url })
+    await importNodeKey(config)
     node = await startNode({
       config,
       logger: createLogger({ silent: true }),

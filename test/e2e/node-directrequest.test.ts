@@ -8,7 +8,6 @@ import { after, before, describe, it } from 'node:test'
 import type { Address } from 'viem'
 import { PriceConsumerAbi, PriceConsumerBytecode } from '../../artifacts/abis.ts'
 import { type SimulatedSource, startSimulatedSource } from '../../src/adapters/sources/simulated.ts'
-import { ANVIL_PRIVATE_KEYS } from '../../src/chain/anvil.ts'
 import type { CoreDeployment } from '../../src/chain/deploy.ts'
 import {
   deployContract,
@@ -20,15 +19,13 @@ import {
   type TestChain,
 } from '../../src/chain/testing.ts'
 import { createLogger } from '../../src/common.ts'
-import { databaseParams, defaultConfig, type NodeConfig } from '../../src/config/config.ts'
-import { encryptKeystore } from '../../src/crypto/keystore.ts'
-import { createEthKeyStore } from '../../src/keys/eth-keys.ts'
+import type { NodeConfig } from '../../src/config/config.ts'
 import type { DirectRequestEvent } from '../../src/node/directrequest.ts'
 import { specIdOf } from '../../src/node/directrequest.ts'
 import { type OracleNode, startNode } from '../../src/node/node.ts'
 import { multiply, parseDecimal, truncate } from '../../src/pipeline/decimal.ts'
-import { openDatabase } from '../../src/store/db.ts'
 import { testDatabaseUrl } from '../../src/store/testing.ts'
+import { importNodeKey, nodeTestConfig } from './node-setup.ts'
 
 /**
  * The node end to end on anvil with a real database (PGlite, or the Postgres server named by
@@ -36,7 +33,6 @@ import { testDatabaseUrl } from '../../src/store/testing.ts'
  * transaction manager → the consumer holds the answer. Requests outside a job's allow-list or
  * below its minimum payment start no run.
  */
-const PASSWORD = 'correct horse battery staple'
 const FIXTURE = readFileSync(join(import.meta.dirname, '../fixtures/get-uint256.toml'), 'utf8')
 
 /** The fixture for `operator`, with `extra` (`key = value`) replacing or adding a line. */
@@ -118,24 +114,8 @@ describe(`oracle node, direct requests (${process.env.DATABASE_URL ? 'Postgres' 
     await fundLink(chain, core.linkToken, consumer, 10n * LINK)
     dataDir = await mkdtemp(join(tmpdir(), 'orakel-node-'))
     database = await testDatabaseUrl()
-    const base = defaultConfig()
-    config = {
-      ...base,
-      node: { dataDir },
-      chain: { ...base.chain, id: 31337, rpcUrls: [chain.anvil.rpcUrl], pollIntervalMs: 50 },
-      database: { url: database?.url ?? '' },
-      http: { host: '127.0.0.1', port: 0 },
-      log: { level: 'silent' },
-      security: { allowUnrestrictedNetworkAccess: true },
-      keystore: { password: PASSWORD },
-    }
-    // The node's key is anvil's account 1, the one deployTestCore authorized on the Operator.
-    const db = await openDatabase(databaseParams(config))
-    await createEthKeyStore(db).import(
-      await encryptKeystore(ANVIL_PRIVATE_KEYS[1], PASSWORD, { scryptN: 1024 }),
-      PASSWORD,
-    )
-    await db.close()
+    config = nodeTestConfig({ dataDir, rpcUrl: chain.anvil.rpcUrl, databaseUrl: database?.url })
+    await importNodeKey(config)
     await start()
   })
   after(async () => {

@@ -8,7 +8,6 @@ import { after, before, describe, it } from 'node:test'
 import { type Address, encodeFunctionData, type Hex } from 'viem'
 import { OperatorAbi, PriceConsumerAbi, PriceConsumerBytecode } from '../../artifacts/abis.ts'
 import { type SimulatedSource, startSimulatedSource } from '../../src/adapters/sources/simulated.ts'
-import { ANVIL_PRIVATE_KEYS } from '../../src/chain/anvil.ts'
 import type { CoreDeployment } from '../../src/chain/deploy.ts'
 import { oracleRequestsIn } from '../../src/chain/operator-events.ts'
 import {
@@ -20,15 +19,13 @@ import {
   type TestChain,
 } from '../../src/chain/testing.ts'
 import { createLogger } from '../../src/common.ts'
-import { databaseParams, defaultConfig, type NodeConfig } from '../../src/config/config.ts'
-import { encryptKeystore } from '../../src/crypto/keystore.ts'
-import { createEthKeyStore } from '../../src/keys/eth-keys.ts'
+import type { NodeConfig } from '../../src/config/config.ts'
 import type { DirectRequestEvent } from '../../src/node/directrequest.ts'
 import { specIdOf } from '../../src/node/directrequest.ts'
 import { type OracleNode, startNode } from '../../src/node/node.ts'
-import { openDatabase } from '../../src/store/db.ts'
 import { testDatabaseUrl } from '../../src/store/testing.ts'
 import { startGatedSource } from './gated-source.ts'
+import { importNodeKey, nodeTestConfig } from './node-setup.ts'
 
 /**
  * Reorgs and duplicate delivery, with the node in-process on anvil. `anvil_reorg [depth, txs]`
@@ -42,7 +39,6 @@ import { startGatedSource } from './gated-source.ts'
  * - A restart re-reads the recent blocks, and a shallow reorg above answered requests moves the
  *   node's cursors back: neither starts a second run or answer.
  */
-const PASSWORD = 'correct horse battery staple'
 const FIXTURE = readFileSync(join(import.meta.dirname, '../fixtures/get-uint256.toml'), 'utf8')
 const PAYMENT = LINK / 10n
 
@@ -163,23 +159,8 @@ describe(`oracle node, reorgs and duplicate delivery (${process.env.DATABASE_URL
     await fundLink(chain, core.linkToken, consumer, 10n * LINK)
     dataDir = await mkdtemp(join(tmpdir(), 'orakel-reorg-'))
     database = await testDatabaseUrl()
-    const base = defaultConfig()
-    config = {
-      ...base,
-      node: { dataDir },
-      chain: { ...base.chain, id: 31337, rpcUrls: [chain.anvil.rpcUrl], pollIntervalMs: 50 },
-      database: { url: database?.url ?? '' },
-      http: { host: '127.0.0.1', port: 0 },
-      log: { level: 'silent' },
-      security: { allowUnrestrictedNetworkAccess: true },
-      keystore: { password: PASSWORD },
-    }
-    const db = await openDatabase(databaseParams(config))
-    await createEthKeyStore(db).import(
-      await encryptKeystore(ANVIL_PRIVATE_KEYS[1], PASSWORD, { scryptN: 1024 }),
-      PASSWORD,
-    )
-    await db.close()
+    config = nodeTestConfig({ dataDir, rpcUrl: chain.anvil.rpcUrl, databaseUrl: database?.url })
+    await importNodeKey(config)
     await start()
   })
   after(async () => {
