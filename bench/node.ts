@@ -2,17 +2,19 @@
  * The whole node under load: one node (PGlite, or the Postgres server named by DATABASE_URL in
  * a schema of its own), anvil with automine, the published get-uint256 job, a keep-alive price
  * source in its own process, and consumer requests sent from another process for
- * `BENCH_DURATION_MS` (after `BENCH_WARMUP_MS`): as fast as anvil accepts them, or at
+ * `BENCH_DURATION_MS` (after `BENCH_WARMUP_MS`): as fast as anvil takes them (it accepts
+ * transactions faster than it mines them, so at most BENCH_MAX_PENDING unmined), or at
  * `BENCH_RATE` requests per second when set. Prints one JSON line:
  *
- * - requests: requests sent in the window; answered: fulfilments broadcast in the window;
- *   answered_per_s = answered / window length.
+ * - requests (offered_per_s): requests sent in the window; answered: fulfilments broadcast in
+ *   the window; answered_per_s = answered / window length.
  * - latency: from the moment the request's log reached the sender (anvil's `logs`
  *   subscription, i.e. the request was mined) to the fulfilment's `eth_txes.broadcast_at`,
  *   for the requests mined in the window; unanswered ones (after a drain) are counted apart.
  * - peak_rss_mb: the node's process (this one), sampled every 50 ms.
  * - node_cpu_ms_per_answer: CPU time of the node's process (not anvil's, nor the Postgres
  *   server's) from the first request to the last answer, per answered request.
+ * - anvil_stall_mines: blocks the benchmark mined because anvil's automine had stalled.
  *
  * BENCH_POLL_MS sets the node's chain.pollIntervalMs (default 20), BENCH_MAX_PENDING the
  * requests sent but not yet mined (default 32), BENCH_CONSUMERS the PriceConsumer contracts
