@@ -11,7 +11,7 @@ export type TxmClient = {
   request(args: { method: string; params?: unknown }): Promise<unknown>
 }
 
-type RpcBlock = { number: Hex; hash: Hex; baseFeePerGas?: Hex }
+type RpcBlock = { number: Hex; hash: Hex; baseFeePerGas?: Hex; gasLimit: Hex }
 type RpcReceipt = {
   transactionHash: Hex
   blockHash: Hex
@@ -23,7 +23,7 @@ type RpcReceipt = {
   logs?: unknown[]
 }
 
-export type Head = { number: bigint; baseFee: bigint }
+export type Head = { number: bigint; baseFee: bigint; gasLimit: bigint }
 
 export async function latestHead(client: TxmClient): Promise<Head> {
   const block = (await client.request({
@@ -34,7 +34,11 @@ export async function latestHead(client: TxmClient): Promise<Head> {
   if (block.baseFeePerGas === undefined) {
     throw new TxmError('the chain has no base fee (EIP-1559); the transaction manager needs it')
   }
-  return { number: hexToBigInt(block.number), baseFee: hexToBigInt(block.baseFeePerGas) }
+  return {
+    number: hexToBigInt(block.number),
+    baseFee: hexToBigInt(block.baseFeePerGas),
+    gasLimit: hexToBigInt(block.gasLimit),
+  }
 }
 
 export async function blockNumber(client: TxmClient): Promise<bigint> {

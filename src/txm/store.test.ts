@@ -5,6 +5,7 @@ import type { Db } from '../store/db.ts'
 import { openTestDatabase } from '../store/testing.ts'
 import {
   assignNextNonce,
+  assignNonces,
   initKeyState,
   insertTx,
   keyState,
@@ -76,6 +77,62 @@ describe('txm store', () => {
     )
     for (const [i, id] of ids.entries()) assert.equal((await txById(db, id))?.nonce, i)
     assert.equal((await keyState(db, chainId, FROM))?.nextNonce, 10)
+  })
+
+  it('assigns a batch in one statement, concurrent batches never overlapping', async () => {
+    const chainId = chain++
+    const ids: bigint[] = []
+    for (let i = 0; i < 25; i++) ids.push((await insertTx(db, tx(chainId, `b${i}`))).tx.id)
+    const ks = await initKeyState(db, chainId, FROM, 3)
+    const batches = await Promise.all(
+      Array.from({ length: 4 }, () =>
+        assignNonces(db, { chainId, from: FROM, dbAddress: ks.dbAddress, limit: 8 }),
+      ),
+    )
+    const nonces = batches.flatMap((b) => b.assigned.map((t) => t.nonce!))
+    assert.deepEqual(
+      nonces.sort((a, b) => a - b),
+      Array.from({ length: 25 }, (_, i) => i + 3),
+    )
+    for (const b of batches) {
+      assert.ok(b.assigned.length <= 8)
+      // Each batch is contiguous and in id order.
+      for (let i = 1; i < b.assigned.length; i++) {
+        assert.equal(b.assigned[i]!.nonce, b.assigned[i - 1]!.nonce! + 1)
+        assert.ok(b.assigned[i]!.id > b.assigned[i - 1]!.id)
+      }
+    }
+    for (const [i, id] of ids.entries()) assert.equal((await txById(db, id))?.nonce, i + 3)
+    assert.equal((await keyState(db, chainId, FROM))?.nextNonce, 28)
+  })
+
+  it('fails, without a nonce, what asks for more gas than a block holds', async () => {
+    const chainId = chain++
+    const big = (await insertTx(db, { ...tx(chainId, 'big'), gasLimit: 40_000_000n })).tx
+    const small = (await insertTx(db, tx(chainId, 'small'))).tx
+    const ks = await initKeyState(db, chainId, FROM, 0)
+    const { assigned, refused } = await assignNonces(db, {
+      chainId,
+      from: FROM,
+      dbAddress: ks.dbAddress,
+      limit: 5,
+      blockGasLimit: 30_000_000n,
+    })
+    assert.deepEqual(
+      assigned.map((t) => [t.id, t.nonce]),
+      [[small.id, 0]],
+    )
+    assert.deepEqual(
+      refused.map((t) => [t.id, t.state, t.nonce, t.error]),
+      [
+        [
+          big.id,
+          'fatal_error',
+          null,
+          'gas limit 40000000 exceeds the block gas limit 30000000; never sent',
+        ],
+      ],
+    )
   })
 
   it('moves the sequence forward to a higher chain nonce', async () => {

@@ -1,7 +1,7 @@
 import { type Address, getAddress, type Hex } from 'viem'
 import type { Queryable, Row } from '../store/db.ts'
 import { TxmError } from './errors.ts'
-import type { Attempt, Fees, ReceiptSummary, Tx, TxState } from './types.ts'
+import type { Attempt, Fees, ReceiptSummary, Tx, TxState, TxWithAttempts } from './types.ts'
 
 /**
  * The transaction manager's rows: `eth_txes`, `eth_tx_attempts`, `key_states`. Every function
@@ -104,6 +104,38 @@ export async function attemptsOf(q: Queryable, txId: bigint): Promise<Attempt[]>
   return rows.map(attemptFromRow)
 }
 
+/** The attempts of several transactions, oldest first, by transaction id. */
+export async function attemptsOfMany(
+  q: Queryable,
+  txIds: readonly bigint[],
+): Promise<Map<bigint, Attempt[]>> {
+  const byTx = new Map<bigint, Attempt[]>(txIds.map((id) => [id, []]))
+  if (txIds.length === 0) return byTx
+  const rows = await q.query(
+    'SELECT * FROM eth_tx_attempts WHERE eth_tx_id = ANY($1::bigint[]) ORDER BY id',
+    [txIds.map(String)],
+  )
+  for (const row of rows) {
+    const a = attemptFromRow(row)
+    byTx.get(a.txId)?.push(a)
+  }
+  return byTx
+}
+
+/** `unconfirmed` transactions of `from` by nonce, each with its attempts (two statements). */
+export async function unconfirmedWithAttempts(
+  q: Queryable,
+  chainId: number,
+  from: Address,
+): Promise<TxWithAttempts[]> {
+  const txs = await unconfirmedTxs(q, chainId, from)
+  const attempts = await attemptsOfMany(
+    q,
+    txs.map((t) => t.id),
+  )
+  return txs.map((t) => ({ ...t, attempts: attempts.get(t.id) ?? [] }))
+}
+
 /** Senders with work left (unstarted or unconfirmed transactions) on the chain. */
 export async function activeSenders(q: Queryable, chainId: number): Promise<Address[]> {
   const rows = await q.query<{ from_address: string }>(
@@ -176,41 +208,76 @@ export async function initKeyState(
   return state
 }
 
-/**
- * Gives the next nonce to the oldest `unstarted` transaction of `from`, in the same database
- * transaction that advances `next_nonce` (row-locked): no gap, no duplicate. `atLeast` moves
- * the sequence forward first (the chain's pending nonce when the key was used elsewhere).
- * Returns the transaction, now `unconfirmed`, or undefined when none waits.
- */
-export async function assignNextNonce(
-  q: Queryable,
-  params: { chainId: number; from: Address; dbAddress: string; atLeast?: number | undefined },
-): Promise<Tx | undefined> {
-  const [ks] = await q.query(
-    'SELECT next_nonce FROM key_states WHERE address = $1 AND chain_id = $2 FOR UPDATE',
-    [params.dbAddress, params.chainId],
-  )
-  if (!ks) throw new TxmError(`no key state for ${params.from} on chain ${params.chainId}`)
-  const [next] = await q.query(
-    `SELECT id FROM eth_txes WHERE chain_id = $1 AND from_address = $2 AND state = 'unstarted'
-     ORDER BY id LIMIT 1 FOR UPDATE`,
-    [params.chainId, params.from],
-  )
-  if (!next) return undefined
-  const nonce = Math.max(num(ks.next_nonce), params.atLeast ?? 0)
-  const [row] = await q.query(
-    `UPDATE eth_txes SET nonce = $2, state = 'unconfirmed', error = NULL
-     WHERE id = $1 AND state = 'unstarted' RETURNING *`,
-    [next.id, nonce],
-  )
-  await q.query('UPDATE key_states SET next_nonce = $3 WHERE address = $1 AND chain_id = $2', [
-    params.dbAddress,
-    params.chainId,
-    nonce + 1,
-  ])
-  return txFromRow(row!)
+export type AssignNonces = {
+  chainId: number
+  from: Address
+  dbAddress: string
+  /** Moves the sequence forward first (the chain's pending nonce when the key was used elsewhere). */
+  atLeast?: number | undefined
+  /** Most transactions to give a nonce to (default 1). */
+  limit?: number
+  /**
+   * The latest block's gas limit: an `unstarted` transaction asking for more can never be
+   * mined; it fails (`fatal_error`, no nonce) instead of taking a nonce.
+   */
+  blockGasLimit?: bigint | undefined
 }
 
+/**
+ * Gives the next nonces to the oldest `unstarted` transactions of `from`, in one statement that
+ * also advances `next_nonce` (row-locked): no gap, no duplicate. Returns the transactions, now
+ * `unconfirmed`, by nonce (empty when none waits), and those refused for their gas limit.
+ */
+export async function assignNonces(
+  q: Queryable,
+  params: AssignNonces,
+): Promise<{ assigned: Tx[]; refused: Tx[] }> {
+  const limit = params.limit ?? 1
+  if (!Number.isSafeInteger(limit) || limit < 1) throw new TxmError(`invalid nonce batch ${limit}`)
+  const gasCap = params.blockGasLimit ?? null
+  const rows = await q.query(
+    `WITH ks AS (
+       SELECT GREATEST(next_nonce, $4::bigint) AS base FROM key_states
+       WHERE address = $1 AND chain_id = $2 FOR UPDATE),
+     too_big AS (
+       UPDATE eth_txes SET state = 'fatal_error',
+         error = 'gas limit ' || gas_limit || ' exceeds the block gas limit ' || $6::numeric || '; never sent'
+       WHERE chain_id = $2 AND from_address = $3 AND state = 'unstarted'
+         AND $6::numeric IS NOT NULL AND gas_limit > $6::numeric
+       RETURNING *),
+     picked AS (
+       SELECT id FROM eth_txes
+       WHERE chain_id = $2 AND from_address = $3 AND state = 'unstarted'
+         AND ($6::numeric IS NULL OR gas_limit <= $6::numeric)
+       ORDER BY id LIMIT $5 FOR UPDATE),
+     numbered AS (SELECT id, row_number() OVER (ORDER BY id) - 1 AS rn FROM picked),
+     advanced AS (
+       UPDATE key_states SET next_nonce = (SELECT base FROM ks) + (SELECT count(*) FROM numbered)
+       WHERE address = $1 AND chain_id = $2 AND EXISTS (SELECT 1 FROM numbered)
+       RETURNING next_nonce),
+     assigned AS (
+       UPDATE eth_txes t SET nonce = ks.base + numbered.rn, state = 'unconfirmed', error = NULL
+       FROM numbered, ks WHERE t.id = numbered.id AND EXISTS (SELECT 1 FROM advanced)
+       RETURNING t.*)
+     SELECT 'assigned' AS outcome, * FROM assigned
+     UNION ALL SELECT 'refused' AS outcome, * FROM too_big`,
+    [params.dbAddress, params.chainId, params.from, params.atLeast ?? 0, limit, gasCap],
+  )
+  const assigned = rows.filter((r) => r.outcome === 'assigned').map(txFromRow)
+  return {
+    assigned: assigned.sort((a, b) => a.nonce! - b.nonce!),
+    refused: rows.filter((r) => r.outcome === 'refused').map(txFromRow),
+  }
+}
+
+/** `assignNonces` for one transaction. */
+export async function assignNextNonce(
+  q: Queryable,
+  params: Omit<AssignNonces, 'limit'>,
+): Promise<Tx | undefined> {
+  const { assigned } = await assignNonces(q, { ...params, limit: 1 })
+  return assigned[0]
+}
 /** `unconfirmed` transactions of `from`, by nonce. */
 export async function unconfirmedTxs(q: Queryable, chainId: number, from: Address): Promise<Tx[]> {
   const rows = await q.query(
@@ -225,25 +292,50 @@ export type NewAttempt = { txId: bigint; hash: Hex; signedRaw: Hex; fees: Fees }
 
 /** Persists a signed attempt (`in_progress`) before anything is sent. */
 export async function insertAttempt(q: Queryable, a: NewAttempt): Promise<Attempt> {
-  const [row] = await q.query(
-    `INSERT INTO eth_tx_attempts (eth_tx_id, hash, signed_raw, max_fee_per_gas,
-       max_priority_fee_per_gas, state)
-     VALUES ($1, $2, $3, $4, $5, 'in_progress') RETURNING *`,
-    [a.txId, a.hash, a.signedRaw, a.fees.maxFeePerGas, a.fees.maxPriorityFeePerGas],
-  )
-  return attemptFromRow(row!)
+  const [attempt] = await insertAttempts(q, [a])
+  return attempt!
 }
 
-/** The node accepted the attempt (or already had it). */
-export async function markBroadcast(q: Queryable, attempt: Attempt, block: bigint): Promise<void> {
-  await q.query(
-    `UPDATE eth_tx_attempts SET state = 'broadcast', broadcast_block = COALESCE(broadcast_block, $2)
-     WHERE id = $1`,
-    [attempt.id, block],
+/** Persists signed attempts (`in_progress`) in one statement; returned in the order given. */
+export async function insertAttempts(
+  q: Queryable,
+  list: readonly NewAttempt[],
+): Promise<Attempt[]> {
+  if (list.length === 0) return []
+  const rows = await q.query(
+    `INSERT INTO eth_tx_attempts (eth_tx_id, hash, signed_raw, max_fee_per_gas,
+       max_priority_fee_per_gas, state)
+     VALUES ${list.map((_, i) => `($${5 * i + 1}, $${5 * i + 2}, $${5 * i + 3}, $${5 * i + 4}, $${5 * i + 5}, 'in_progress')`).join(', ')}
+     RETURNING *`,
+    list.flatMap((a) => [
+      a.txId,
+      a.hash,
+      a.signedRaw,
+      a.fees.maxFeePerGas,
+      a.fees.maxPriorityFeePerGas,
+    ]),
   )
+  const byHash = new Map(rows.map((r) => [String(r.hash), attemptFromRow(r)]))
+  return list.map((a) => byHash.get(a.hash)!)
+}
+
+/**
+ * The node accepted these attempts (or already had them), `block` being the latest block then:
+ * one statement for the attempts and their transactions.
+ */
+export async function markBroadcast(
+  q: Queryable,
+  attempts: readonly Attempt[],
+  block: bigint,
+): Promise<void> {
+  if (attempts.length === 0) return
   await q.query(
-    'UPDATE eth_txes SET broadcast_at = COALESCE(broadcast_at, now()), error = NULL WHERE id = $1',
-    [attempt.txId],
+    `WITH a AS (
+       UPDATE eth_tx_attempts SET state = 'broadcast', broadcast_block = COALESCE(broadcast_block, $2)
+       WHERE id = ANY($1::bigint[]) RETURNING eth_tx_id)
+     UPDATE eth_txes SET broadcast_at = COALESCE(broadcast_at, now()), error = NULL
+     WHERE id IN (SELECT eth_tx_id FROM a)`,
+    [attempts.map((a) => String(a.id)), block],
   )
 }
 
@@ -256,20 +348,27 @@ export async function setError(q: Queryable, txId: bigint, error: string | null)
   await q.query('UPDATE eth_txes SET error = $2 WHERE id = $1', [txId, error])
 }
 
-export async function markFinal(
-  q: Queryable,
-  txId: bigint,
-  params: {
-    state: 'confirmed' | 'reverted'
-    receipt: ReceiptSummary
-    revertReason?: string | null
-  },
-): Promise<void> {
+export type FinalOutcome = {
+  txId: bigint
+  state: 'confirmed' | 'reverted'
+  receipt: ReceiptSummary
+  revertReason?: string | null
+}
+
+/** Records final outcomes (one statement for all); a transaction no longer unconfirmed is left. */
+export async function markFinal(q: Queryable, outcomes: readonly FinalOutcome[]): Promise<void> {
+  if (outcomes.length === 0) return
   await q.query(
-    `UPDATE eth_txes SET state = $2, receipt = $3::jsonb, revert_reason = $4, error = NULL,
-       confirmed_at = now()
-     WHERE id = $1 AND state = 'unconfirmed'`,
-    [txId, params.state, JSON.stringify(params.receipt), params.revertReason ?? null],
+    `UPDATE eth_txes t SET state = v.state, receipt = v.receipt::jsonb, revert_reason = v.reason,
+       error = NULL, confirmed_at = now()
+     FROM unnest($1::bigint[], $2::text[], $3::text[], $4::text[]) AS v(id, state, receipt, reason)
+     WHERE t.id = v.id AND t.state = 'unconfirmed'`,
+    [
+      outcomes.map((o) => String(o.txId)),
+      outcomes.map((o) => o.state),
+      outcomes.map((o) => JSON.stringify(o.receipt)),
+      outcomes.map((o) => o.revertReason ?? null),
+    ],
   )
 }
 
@@ -312,4 +411,41 @@ export async function releaseNonceAndFail(
     tx.nonce,
   ])
   return true
+}
+
+/** Idempotency keys of the no-op transactions that fill a refused transaction's nonce. */
+export const FILLER_KEY_PREFIX = 'nonce-filler/'
+
+/** The idempotency key of the no-op transaction that fills `nonce` of `from`. */
+export const fillerKey = (chainId: number, from: Address, nonce: number) =>
+  `${FILLER_KEY_PREFIX}${chainId}/${from}/${nonce}`
+
+/**
+ * A transaction the node refused outright whose nonce cannot be given back (later nonces of the
+ * key may already be in a pool): it fails, and a no-op transaction (0 value to itself, 21000
+ * gas) takes its nonce so the later ones can be mined. Returns the filler, `unconfirmed`.
+ */
+export async function failAndFill(
+  q: Queryable,
+  params: { tx: Tx; error: string },
+): Promise<Tx | undefined> {
+  const { tx } = params
+  if (tx.nonce === null) return undefined
+  const failed = await q.query(
+    `UPDATE eth_txes SET state = 'fatal_error', nonce = NULL, error = $2
+     WHERE id = $1 AND state = 'unconfirmed' RETURNING id`,
+    [tx.id, params.error],
+  )
+  if (failed.length === 0) return undefined
+  await q.query("DELETE FROM eth_tx_attempts WHERE eth_tx_id = $1 AND state = 'in_progress'", [
+    tx.id,
+  ])
+  const [row] = await q.query(
+    `INSERT INTO eth_txes (chain_id, from_address, to_address, data, value, gas_limit, state,
+       nonce, idempotency_key, min_confirmations)
+     VALUES ($1, $2, $2, '0x', 0, 21000, 'unconfirmed', $3, $4, 0)
+     RETURNING *`,
+    [tx.chainId, tx.from, tx.nonce, fillerKey(tx.chainId, tx.from, tx.nonce)],
+  )
+  return txFromRow(row!)
 }

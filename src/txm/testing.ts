@@ -128,12 +128,13 @@ export async function startTxmHarness(
 
 /**
  * A client whose next `times` `eth_sendRawTransaction` calls fail: `before` the node sees the
- * bytes (a crash between persisting and sending) or `after` it accepted them (a crash before
- * the broadcast was recorded).
+ * bytes (a crash between persisting and sending, or a refusal) or `after` it accepted them (a
+ * crash before the broadcast was recorded). `message` is the error's text (default a network
+ * failure; e.g. `invalid sender` makes it a refusal that can never succeed).
  */
 export function failingSends(
   client: TxmClient,
-  params: { times?: number; when: 'before' | 'after' },
+  params: { times?: number; when: 'before' | 'after'; message?: string },
 ): TxmClient & { failures: number } {
   let left = params.times ?? 1
   const wrapped = {
@@ -143,7 +144,7 @@ export function failingSends(
         left--
         wrapped.failures++
         if (params.when === 'after') await client.request(args)
-        throw new Error('socket hang up (injected)')
+        throw new Error(params.message ?? 'socket hang up (injected)')
       }
       return client.request(args)
     },

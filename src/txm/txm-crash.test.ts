@@ -84,11 +84,14 @@ describe('txm crash and resume (mining off)', () => {
     const first = h.txm({ client: failingSends(h.client, { when: 'after', times: 2 }) })
     const a = await first.enqueue({ to: SINK, data: '0x01', idempotencyKey: h.idem('a') })
     const b = await first.enqueue({ to: SINK, data: '0x02', idempotencyKey: h.idem('b') })
-    await first.tick() // a: accepted by the node, recorded as in_progress only
-    const hashA = (await first.get(a.id))!.attempts[0]!.hash
-    assert.equal((await first.get(a.id))?.attempts[0]?.state, 'in_progress')
-    assert.equal(await isKnown(h.client, hashA), true)
-    assert.equal((await first.get(b.id))?.nonce, null, 'no nonce after an unconfirmed send')
+    await first.tick() // a and b (one batch): accepted by the node, recorded as in_progress only
+    for (const [i, id] of [a.id, b.id].entries()) {
+      const tx = await first.get(id)
+      assert.equal(tx?.nonce, i)
+      assert.equal(tx?.attempts.length, 1)
+      assert.equal(tx?.attempts[0]?.state, 'in_progress')
+      assert.equal(await isKnown(h.client, tx!.attempts[0]!.hash), true)
+    }
 
     // Restart while the node still has it in its pool ("already known")...
     const second = h.txm()

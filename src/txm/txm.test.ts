@@ -6,8 +6,14 @@ import { OperatorAbi } from '../../artifacts/abis.ts'
 import { ANVIL_PRIVATE_KEYS } from '../chain/anvil.ts'
 import { createChainClient } from '../chain/client.ts'
 import { deployCore } from '../chain/deploy.ts'
-import { assignNextNonce, initKeyState } from './store.ts'
-import { registerKey, startTxmHarness, type TxmHarness, tickUntil } from './testing.ts'
+import { assignNextNonce, fillerKey, initKeyState } from './store.ts'
+import {
+  failingSends,
+  registerKey,
+  startTxmHarness,
+  type TxmHarness,
+  tickUntil,
+} from './testing.ts'
 
 const SINK = '0x000000000000000000000000000000000000dEaD' as Address
 const data = (i: number) => numberToHex(i + 1, { size: 4 })
@@ -116,7 +122,7 @@ describe('txm on an automining chain', () => {
     assert.equal(oogTx?.revertReason, 'out of gas (used all 21500)')
   })
 
-  it('fails a transaction the node refuses and gives its nonce to the next one', async () => {
+  it('fails a transaction whose gas limit no block can hold, without spending a nonce', async () => {
     const txm = h.txm()
     const bad = await txm.enqueue({
       to: SINK,
@@ -131,8 +137,87 @@ describe('txm on an automining chain', () => {
     assert.equal(failed?.state, 'fatal_error')
     assert.equal(failed?.nonce, null)
     assert.equal(failed?.attempts.length, 0)
-    assert.match(failed?.error ?? '', /refused the transaction: .*gas/)
+    assert.match(
+      failed?.error ?? '',
+      /^gas limit 1000000000000 exceeds the block gas limit \d+; never sent$/,
+    )
     assert.equal((await txm.get(good.id))?.nonce, before)
+  })
+
+  it('fails a transaction the node refuses outright and gives its nonce (the last) back', async () => {
+    const refusing = h.txm({
+      client: failingSends(h.client, { when: 'before', message: 'invalid sender (injected)' }),
+    })
+    const bad = await refusing.enqueue({ to: SINK, data: '0x01', idempotencyKey: 'refused-last' })
+    const nonce = (await h.minedFrom(h.key.address)).length
+    await refusing.tick()
+    const failed = await refusing.get(bad.id)
+    assert.equal(failed?.state, 'fatal_error')
+    assert.equal(failed?.nonce, null)
+    assert.equal(failed?.attempts.length, 0)
+    assert.match(failed?.error ?? '', /^the node refused the transaction: invalid sender/)
+
+    const txm = h.txm()
+    const good = await txm.enqueue({ to: SINK, data: '0x02', idempotencyKey: 'after-refused-last' })
+    await tickUntil(txm, async () => (await txm.get(good.id))?.state === 'confirmed')
+    assert.equal((await txm.get(good.id))?.nonce, nonce)
+  })
+
+  it('fills the nonce of a refused transaction sent together with later ones: no gap', async () => {
+    const refusing = h.txm({
+      client: failingSends(h.client, { when: 'before', message: 'invalid sender (injected)' }),
+    })
+    const bad = await refusing.enqueue({ to: SINK, data: '0x01', idempotencyKey: 'refused-mid' })
+    const good = await refusing.enqueue({ to: SINK, data: '0x02', idempotencyKey: 'after-mid' })
+    const nonce = (await h.minedFrom(h.key.address)).length
+    await refusing.tick() // one batch: bad refused, good accepted with the next nonce
+    const failed = await refusing.get(bad.id)
+    assert.equal(failed?.state, 'fatal_error')
+    assert.equal(failed?.nonce, null)
+    assert.match(failed?.error ?? '', /^the node refused the transaction: invalid sender/)
+    const filler = await refusing.byIdempotencyKey(fillerKey(h.chainId, h.key.address, nonce))
+    assert.equal(filler?.nonce, nonce)
+    assert.equal(filler?.to, h.key.address)
+    assert.equal(filler?.data, '0x')
+    assert.equal(filler?.value, 0n)
+
+    const txm = h.txm()
+    await tickUntil(txm, async () => {
+      const [f, g] = await Promise.all([txm.get(filler!.id), txm.get(good.id)])
+      return f?.state === 'confirmed' && g?.state === 'confirmed'
+    })
+    const mined = (await h.minedFrom(h.key.address)).slice(nonce)
+    assert.deepEqual(
+      mined.map((m) => [m.nonce, m.input]),
+      [
+        [nonce, '0x'],
+        [nonce + 1, '0x02'],
+      ],
+    )
+    assert.equal((await txm.get(good.id))?.nonce, nonce + 1)
+  })
+
+  it('sends a tick’s queued transactions together, each persisted before it is sent', async () => {
+    const txm = h.txm()
+    const ids: bigint[] = []
+    for (let i = 0; i < 10; i++) {
+      ids.push((await txm.enqueue({ to: SINK, data: data(i), idempotencyKey: `one-tick/${i}` })).id)
+    }
+    const first = (await h.minedFrom(h.key.address)).length
+    await txm.tick()
+    const txs = await Promise.all(ids.map((id) => txm.get(id)))
+    assert.deepEqual(
+      txs.map((t) => t?.nonce),
+      ids.map((_, i) => first + i),
+    )
+    for (const t of txs) {
+      assert.equal(t?.attempts.length, 1)
+      assert.equal(t?.attempts[0]?.state, 'broadcast')
+      assert.ok(t?.broadcastAt)
+    }
+    await tickUntil(txm, async () =>
+      (await Promise.all(ids.map((id) => txm.get(id)))).every((t) => t?.state === 'confirmed'),
+    )
   })
 
   it('fails a transaction whose nonce another sender of the key used, and moves on', async () => {

@@ -12,7 +12,7 @@ import { privateKeyToAddress, signTransaction } from 'viem/accounts'
 import type { Common } from '../common.ts'
 import { errorMessage } from '../errors.ts'
 import type { Queryable } from '../store/db.ts'
-import { classifySendError, nodeMessage } from './classify.ts'
+import { classifySendError, nodeMessage, type SendOutcome } from './classify.ts'
 import { TxmError } from './errors.ts'
 import { bumpFees, initialFees } from './fees.ts'
 import { txmMetrics } from './metrics.ts'
@@ -30,26 +30,50 @@ import {
 } from './rpc.ts'
 import {
   activeSenders,
-  assignNextNonce,
+  assignNonces,
   attemptsOf,
   deleteAttempt,
   disabledKeys,
+  FILLER_KEY_PREFIX,
+  type FinalOutcome,
+  failAndFill,
   initKeyState,
-  insertAttempt,
+  insertAttempts,
   insertTx,
   type KeyState,
   keyState,
   markBroadcast,
   markFatal,
   markFinal,
+  type NewAttempt,
   releaseNonceAndFail,
   setError,
   txById,
   txByIdempotencyKey,
-  txFromRow,
-  unconfirmedTxs,
+  unconfirmedWithAttempts,
 } from './store.ts'
 import type { Attempt, Fees, ReceiptSummary, Tx, TxRequest, TxWithAttempts } from './types.ts'
+
+/** Receipts asked for at once. */
+const RECEIPT_CONCURRENCY = 16
+
+/** `fn` over `items`, at most `limit` at a time; results in order. */
+async function mapLimit<T, R>(
+  items: readonly T[],
+  limit: number,
+  fn: (item: T) => Promise<R>,
+): Promise<R[]> {
+  const out: R[] = new Array(items.length)
+  let next = 0
+  const worker = async () => {
+    while (next < items.length) {
+      const i = next++
+      out[i] = await fn(items[i]!)
+    }
+  }
+  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker))
+  return out
+}
 
 export type TxmOptions = {
   chainId: number
@@ -82,6 +106,8 @@ export type Txm = {
   tick(): Promise<void>
   /** Runs `tick()` every `intervalMs` until `stop()`; errors are logged, not thrown. */
   start(intervalMs: number): void
+  /** Asks the running manager for a tick now (coalesced with one under way). */
+  wake(): void
   /** Stops the timer and waits for a running tick. */
   stop(): Promise<void>
   get(id: bigint): Promise<TxWithAttempts | undefined>
@@ -140,6 +166,8 @@ export function createTxm(common: Common, options: TxmOptions): Txm {
   }
 
   let roundRobin = 0
+  /** The head at which the newest attempt of a pending transaction was last looked up. */
+  const lostChecked = new Map<bigint, bigint>()
   /** Attempts this process persisted and has not tried to send yet: safe to drop if refused. */
   const neverSent = new Set<bigint>()
   const unknownSenders = new Set<Address>()
@@ -174,8 +202,6 @@ export function createTxm(common: Common, options: TxmOptions): Txm {
       from = getAddress(req.from)
       if (!keys.has(from)) throw new TxmError(`no key for ${from} in the transaction manager`)
     } else {
-      const existing = await txByIdempotencyKey(q, req.idempotencyKey)
-      if (existing) return { id: existing.id, created: false }
       const disabled = await disabledKeys(q, chainId)
       const enabled = [...keys.keys()].filter((k) => !disabled.has(k))
       if (enabled.length === 0) throw new TxmError(`no enabled key for chain ${chainId}`)
@@ -207,201 +233,256 @@ export function createTxm(common: Common, options: TxmOptions): Txm {
     return { id: tx.id, created }
   }
 
-  async function signAndPersist(tx: Tx, fees: Fees): Promise<Attempt> {
-    const privateKey = keys.get(tx.from)
-    if (!privateKey || tx.nonce === null) throw new TxmError(`cannot sign transaction ${tx.id}`)
-    const signedRaw = await signTransaction({
-      privateKey,
-      transaction: {
-        type: 'eip1559',
-        chainId,
-        nonce: tx.nonce,
-        to: tx.to,
-        data: tx.data,
-        value: tx.value,
-        gas: tx.gasLimit,
-        maxFeePerGas: fees.maxFeePerGas,
-        maxPriorityFeePerGas: fees.maxPriorityFeePerGas,
-      },
-    })
-    const attempt = await insertAttempt(db, {
-      txId: tx.id,
-      hash: keccak256(signedRaw),
-      signedRaw,
-      fees,
-    })
-    neverSent.add(attempt.id)
-    log.info(
-      {
+  /** Signs each transaction (all have nonces) at `fees` and persists the attempts at once. */
+  async function signAndPersist(txs: readonly Tx[], fees: Fees): Promise<Attempt[]> {
+    const signed: NewAttempt[] = []
+    for (const tx of txs) {
+      const privateKey = keys.get(tx.from)
+      if (!privateKey || tx.nonce === null) throw new TxmError(`cannot sign transaction ${tx.id}`)
+      const signedRaw = await signTransaction({
+        privateKey,
+        transaction: {
+          type: 'eip1559',
+          chainId,
+          nonce: tx.nonce,
+          to: tx.to,
+          data: tx.data,
+          value: tx.value,
+          gas: tx.gasLimit,
+          maxFeePerGas: fees.maxFeePerGas,
+          maxPriorityFeePerGas: fees.maxPriorityFeePerGas,
+        },
+      })
+      signed.push({ txId: tx.id, hash: keccak256(signedRaw), signedRaw, fees })
+    }
+    const attempts = await insertAttempts(db, signed)
+    for (const [i, attempt] of attempts.entries()) {
+      neverSent.add(attempt.id)
+      const tx = txs[i]!
+      log.info(
+        {
+          tx_id: String(tx.id),
+          nonce: tx.nonce,
+          hash: attempt.hash,
+          from: tx.from,
+          max_fee_per_gas: String(fees.maxFeePerGas),
+          max_priority_fee_per_gas: String(fees.maxPriorityFeePerGas),
+        },
+        'attempt persisted',
+      )
+    }
+    return attempts
+  }
+
+  type Sending = { tx: Tx; attempt: Attempt; kind: SendKind }
+
+  /**
+   * Sends attempts (at once: the node orders a key's transactions by nonce itself) and records
+   * what the node said: the accepted ones in one statement, each refusal on its own. Returns,
+   * per attempt, whether it is (now or already) accepted.
+   */
+  async function sendAll(items: readonly Sending[], ks: KeyState, ctx: TickContext) {
+    const answers = await Promise.all(
+      items.map(async ({ attempt }) => {
+        const fresh = neverSent.delete(attempt.id)
+        try {
+          await sendRaw(client, attempt.signedRaw)
+          return { fresh, outcome: 'accepted' as SendOutcome, message: '' }
+        } catch (err) {
+          return { fresh, outcome: classifySendError(err), message: nodeMessage(err) }
+        }
+      }),
+    )
+    const accepted = (i: number) =>
+      answers[i]!.outcome === 'accepted' || answers[i]!.outcome === 'nonce_too_low'
+    // "nonce too low" for our own bytes: mined already, or another transaction took the
+    // nonce. The receipt check of every attempt tells which.
+    await markBroadcast(
+      db,
+      items
+        .filter((it, i) => accepted(i) && it.attempt.state === 'in_progress')
+        .map((it) => it.attempt),
+      ctx.head.number,
+    )
+    const result: boolean[] = []
+    for (const [i, { tx, attempt, kind }] of items.entries()) {
+      const { outcome, message, fresh } = answers[i]!
+      const fields = {
         tx_id: String(tx.id),
         nonce: tx.nonce,
         hash: attempt.hash,
         from: tx.from,
-        max_fee_per_gas: String(fees.maxFeePerGas),
-        max_priority_fee_per_gas: String(fees.maxPriorityFeePerGas),
-      },
-      'attempt persisted',
-    )
-    return attempt
-  }
-
-  /**
-   * Sends an attempt's bytes and records what the node said. Returns whether the attempt is
-   * (now or already) accepted.
-   */
-  async function send(
-    tx: Tx,
-    attempt: Attempt,
-    ks: KeyState,
-    ctx: TickContext,
-    kind: SendKind,
-  ): Promise<boolean> {
-    const fresh = neverSent.delete(attempt.id)
-    const fields = {
-      tx_id: String(tx.id),
-      nonce: tx.nonce,
-      hash: attempt.hash,
-      from: tx.from,
-      kind,
-    }
-    let outcome: ReturnType<typeof classifySendError> = 'accepted'
-    let cause: unknown
-    try {
-      await sendRaw(client, attempt.signedRaw)
-    } catch (err) {
-      cause = err
-      outcome = classifySendError(err)
-    }
-    const message = cause === undefined ? '' : nodeMessage(cause)
-    switch (outcome) {
-      case 'accepted':
-      case 'nonce_too_low': {
-        // "nonce too low" for our own bytes: mined already, or another transaction took the
-        // nonce. The receipt check of every attempt tells which.
-        if (attempt.state === 'in_progress') {
-          await db.transaction((q) => markBroadcast(q, attempt, ctx.head.number))
-        }
+        kind,
+      }
+      if (accepted(i)) {
         if (outcome === 'accepted') metrics.broadcasts.inc(label)
         log.info({ ...fields, answer: message || 'ok' }, 'attempt broadcast')
-        return true
+        result.push(true)
+      } else {
+        await refused({ tx, attempt, kind }, { outcome, message, fresh }, ks, ctx, fields)
+        result.push(false)
       }
+    }
+    return result
+  }
+
+  /** Records a refusal of `eth_sendRawTransaction`. */
+  async function refused(
+    { tx, attempt, kind }: Sending,
+    answer: { outcome: SendOutcome; message: string; fresh: boolean },
+    ks: KeyState,
+    ctx: TickContext,
+    fields: Record<string, unknown>,
+  ): Promise<void> {
+    const { message } = answer
+    switch (answer.outcome) {
       case 'underpriced': {
-        if (attempt.state === 'in_progress' && fresh) {
+        if (attempt.state === 'in_progress' && answer.fresh) {
           // Never sent before and refused now: it is in no pool; drop it.
           await deleteAttempt(db, attempt)
         } else if (attempt.state === 'in_progress') {
           // Persisted by an earlier run that may have sent it: keep its hash for receipts.
-          await db.transaction((q) => markBroadcast(q, attempt, ctx.head.number))
+          await markBroadcast(db, [attempt], ctx.head.number)
         }
         await setError(db, tx.id, `the node refused attempt ${attempt.hash}: ${message}`)
         log.warn({ ...fields, err: message }, 'attempt refused for its fees')
-        return false
+        return
       }
       case 'fatal': {
-        if (kind === 'first') {
+        if (kind === 'first' && !tx.idempotencyKey?.startsWith(FILLER_KEY_PREFIX)) {
           const error = `the node refused the transaction: ${message}`
+          // The nonce goes back when it is the key's last; otherwise later nonces may be in a
+          // pool already, and a no-op transaction takes it.
           const released = await db.transaction((q) =>
             releaseNonceAndFail(q, { tx, dbAddress: ks.dbAddress, error }),
           )
           if (released) {
             metrics.fatal.inc(label)
             log.error({ ...fields, err: message }, 'transaction failed; nonce released')
-            return false
+            return
+          }
+          const filler = await db.transaction((q) => failAndFill(q, { tx, error }))
+          if (filler) {
+            metrics.fatal.inc(label)
+            log.error(
+              { ...fields, err: message, filler_tx_id: String(filler.id) },
+              'transaction failed; a no-op transaction takes its nonce',
+            )
+            return
           }
         } else if (attempt.state === 'in_progress') {
           await deleteAttempt(db, attempt)
         }
         await setError(db, tx.id, `the node refused attempt ${attempt.hash}: ${message}`)
         log.error({ ...fields, err: message }, 'attempt refused')
-        return false
+        return
       }
-      case 'retryable': {
+      default: {
         await setError(db, tx.id, `sending failed, will retry: ${message}`)
         log.warn({ ...fields, err: message }, 'sending failed; will retry')
-        return false
       }
     }
   }
 
-  /** Nonce assignment and first attempts: strictly one nonce after the other. */
-  async function sendQueued(from: Address, ks: KeyState, ctx: TickContext): Promise<void> {
-    // Transactions holding a nonce that no node has accepted yet, lowest first.
-    const waiting = (
-      await db.query(
-        `SELECT t.* FROM eth_txes t
-         WHERE t.chain_id = $1 AND t.from_address = $2 AND t.state = 'unconfirmed'
-           AND NOT EXISTS (SELECT 1 FROM eth_tx_attempts a
-                           WHERE a.eth_tx_id = t.id AND a.state = 'broadcast')
-         ORDER BY t.nonce`,
-        [chainId, from],
-      )
-    ).map(txFromRow)
-    for (const tx of waiting) if (!(await sendFirst(tx, ks, ctx))) return
-    if (ks.disabled) return
-    const [open] = await db.query<{ n: string | number }>(
-      `SELECT count(*) AS n FROM eth_txes
-       WHERE chain_id = $1 AND from_address = $2 AND state = 'unconfirmed'`,
-      [chainId, from],
-    )
-    // Counted here rather than queried again: only this tick changes it (ticks never overlap),
-    // and a nonce whose first send was refused ends the pass.
-    let inFlight = Number(open?.n ?? 0)
-    while (inFlight < maxInFlight) {
-      // Idle key: catch up with nonces used outside this node.
-      const atLeast = inFlight === 0 ? await nonceAt(client, from, 'pending') : undefined
-      const tx = await db.transaction((q) =>
-        assignNextNonce(q, { chainId, from, dbAddress: ks.dbAddress, atLeast }),
-      )
-      if (!tx) return
-      log.info({ tx_id: String(tx.id), nonce: tx.nonce, from }, 'nonce assigned')
-      inFlight++
-      if (!(await sendFirst(tx, ks, ctx, true))) return
-    }
+  /** The fees of a first attempt now, or the reason there are none. */
+  async function firstFees(ctx: TickContext) {
+    return initialFees({
+      baseFee: ctx.head.baseFee,
+      priorityFee: await ctx.priorityFee(),
+      feeCap: feeCapWei,
+    })
   }
 
-  async function sendFirst(
-    tx: Tx,
+  /**
+   * Nonce assignment and first attempts. Transactions holding a nonce that no node accepted yet
+   * go first, one after the other, stopping at the first refusal; then the oldest queued ones
+   * get the next nonces together (up to `maxInFlight` unconfirmed), are signed, persisted in
+   * one statement and sent together.
+   */
+  async function sendQueued(
+    from: Address,
     ks: KeyState,
     ctx: TickContext,
-    /** The nonce was assigned just now, in this tick: no attempt can exist yet. */
-    fresh = false,
-  ): Promise<boolean> {
-    // By construction at most one attempt exists here, in_progress (persisted, maybe sent by
-    // a run that crashed): send those exact bytes again.
-    let attempt = fresh ? undefined : (await attemptsOf(db, tx.id)).at(-1)
-    if (!attempt) {
-      const decision = initialFees({
-        baseFee: ctx.head.baseFee,
-        priorityFee: await ctx.priorityFee(),
-        feeCap: feeCapWei,
-      })
-      if (!decision.ok) {
-        if (tx.error !== decision.error) await setError(db, tx.id, decision.error)
-        log.warn({ tx_id: String(tx.id), nonce: tx.nonce, from: tx.from }, decision.error)
-        return false
+    open: readonly TxWithAttempts[],
+  ): Promise<void> {
+    const waiting = open.filter((t) => !t.attempts.some((a) => a.state === 'broadcast'))
+    for (const tx of waiting) {
+      // By construction at most one attempt exists here, in_progress (persisted, maybe sent by
+      // a run that crashed): send those exact bytes again.
+      let attempt = tx.attempts.at(-1)
+      if (!attempt) {
+        const decision = await firstFees(ctx)
+        if (!decision.ok) return waitForFees([tx], decision.error)
+        ;[attempt] = await signAndPersist([tx], decision.fees)
       }
-      attempt = await signAndPersist(tx, decision.fees)
+      const [ok] = await sendAll([{ tx, attempt: attempt!, kind: 'first' }], ks, ctx)
+      if (!ok) return
     }
-    return send(tx, attempt, ks, ctx, 'first')
+    if (ks.disabled) return
+    const room = maxInFlight - open.length
+    if (room <= 0) return
+    // Idle key: catch up with nonces used outside this node.
+    const atLeast = open.length === 0 ? await nonceAt(client, from, 'pending') : undefined
+    const { assigned, refused: tooBig } = await assignNonces(db, {
+      chainId,
+      from,
+      dbAddress: ks.dbAddress,
+      atLeast,
+      limit: room,
+      blockGasLimit: ctx.head.gasLimit,
+    })
+    for (const tx of tooBig) {
+      metrics.fatal.inc(label)
+      log.error({ tx_id: String(tx.id), from, err: tx.error }, 'transaction failed')
+    }
+    if (assigned.length === 0) return
+    for (const tx of assigned) {
+      log.info({ tx_id: String(tx.id), nonce: tx.nonce, from }, 'nonce assigned')
+    }
+    const decision = await firstFees(ctx)
+    if (!decision.ok) return waitForFees(assigned, decision.error)
+    const attempts = await signAndPersist(assigned, decision.fees)
+    await sendAll(
+      assigned.map((tx, i) => ({ tx, attempt: attempts[i]!, kind: 'first' as const })),
+      ks,
+      ctx,
+    )
   }
 
-  /** Final outcomes for mined nonces; returns the key's nonce at the latest block. */
-  async function checkReceipts(from: Address): Promise<number> {
-    const latestNonce = await nonceAt(client, from, 'latest')
-    const open = (await unconfirmedTxs(db, chainId, from)).filter(
-      (t) => t.nonce !== null && t.nonce < latestNonce,
-    )
-    if (open.length === 0) return latestNonce
+  async function waitForFees(txs: readonly Tx[], error: string): Promise<void> {
+    for (const tx of txs) {
+      if (tx.error !== error) await setError(db, tx.id, error)
+      log.warn({ tx_id: String(tx.id), nonce: tx.nonce, from: tx.from }, error)
+    }
+  }
+
+  /** A receipt of any of the attempts, newest first. */
+  async function receiptOfAny(attempts: readonly Attempt[]): Promise<ReceiptSummary | null> {
+    for (const a of [...attempts].reverse()) {
+      const receipt = await receiptOf(client, a.hash)
+      if (receipt) return receipt
+    }
+    return null
+  }
+
+  /**
+   * Final outcomes for mined nonces (those below the key's nonce at the latest block): receipts
+   * read together, outcomes written in one statement. Returns the ids it finalised.
+   */
+  async function checkReceipts(
+    from: Address,
+    mined: readonly TxWithAttempts[],
+  ): Promise<Set<bigint>> {
+    const done = new Set<bigint>()
+    if (mined.length === 0) return done
     const latest = await blockNumber(client)
+    const receipts = await mapLimit(mined, RECEIPT_CONCURRENCY, (tx) => receiptOfAny(tx.attempts))
     const nonceAtDepth = new Map<number, number>()
-    for (const tx of open) {
+    const outcomes: FinalOutcome[] = []
+    const logged: (() => void)[] = []
+    for (const [i, tx] of mined.entries()) {
+      const receipt = receipts[i]!
       const required = Math.max(1, options.confirmations, tx.minConfirmations)
-      const attempts = await attemptsOf(db, tx.id)
-      let receipt: ReceiptSummary | null = null
-      for (const a of [...attempts].reverse()) {
-        receipt = await receiptOf(client, a.hash)
-        if (receipt) break
-      }
       const fields = { tx_id: String(tx.id), nonce: tx.nonce, from }
       if (!receipt) {
         // The nonce is used at least `required` blocks deep and none of our attempts is in a
@@ -416,6 +497,7 @@ export function createTxm(common: Common, options: TxmOptions): Txm {
         if (tx.nonce! < used) {
           const error = `nonce ${tx.nonce} was used by a transaction this node did not send`
           await markFatal(db, tx.id, error)
+          done.add(tx.id)
           metrics.fatal.inc(label)
           log.error(fields, error)
         }
@@ -424,53 +506,58 @@ export function createTxm(common: Common, options: TxmOptions): Txm {
       const depth = latest - BigInt(receipt.blockNumber) + 1n
       if (depth < BigInt(required)) continue
       const hashFields = { ...fields, hash: receipt.transactionHash, block: receipt.blockNumber }
+      done.add(tx.id)
       if (receipt.status === 'success') {
-        await markFinal(db, tx.id, { state: 'confirmed', receipt })
-        metrics.confirmations.inc(label)
-        log.info(hashFields, 'transaction confirmed')
-      } else {
-        let reason: string | null = null
-        try {
-          reason = await revertReason(client, {
-            from: tx.from,
-            to: tx.to,
-            data: tx.data,
-            value: tx.value,
-            gasLimit: tx.gasLimit,
-            blockNumber: BigInt(receipt.blockNumber),
-            abi: options.errorAbi,
-          })
-        } catch (err) {
-          log.warn({ ...hashFields, err: errorMessage(err) }, 'revert reason unavailable')
-        }
-        if (reason === null && BigInt(receipt.gasUsed) >= tx.gasLimit) {
-          reason = `out of gas (used all ${tx.gasLimit})`
-        }
-        await markFinal(db, tx.id, { state: 'reverted', receipt, revertReason: reason })
+        outcomes.push({ txId: tx.id, state: 'confirmed', receipt })
+        logged.push(() => {
+          metrics.confirmations.inc(label)
+          log.info(hashFields, 'transaction confirmed')
+        })
+        continue
+      }
+      let reason: string | null = null
+      try {
+        reason = await revertReason(client, {
+          from: tx.from,
+          to: tx.to,
+          data: tx.data,
+          value: tx.value,
+          gasLimit: tx.gasLimit,
+          blockNumber: BigInt(receipt.blockNumber),
+          abi: options.errorAbi,
+        })
+      } catch (err) {
+        log.warn({ ...hashFields, err: errorMessage(err) }, 'revert reason unavailable')
+      }
+      if (reason === null && BigInt(receipt.gasUsed) >= tx.gasLimit) {
+        reason = `out of gas (used all ${tx.gasLimit})`
+      }
+      outcomes.push({ txId: tx.id, state: 'reverted', receipt, revertReason: reason })
+      logged.push(() => {
         metrics.reverts.inc(label)
         log.warn({ ...hashFields, revert_reason: reason }, 'transaction reverted')
-      }
+      })
     }
-    return latestNonce
+    await markFinal(db, outcomes)
+    for (const fn of logged) fn()
+    return done
   }
 
   /** Replacements for transactions stuck too long, and re-sends of ones the pool lost. */
   async function bumpAndResend(
     from: Address,
     ks: KeyState,
-    latestNonce: number,
+    pending: readonly TxWithAttempts[],
     ctx: TickContext,
   ): Promise<void> {
-    const open = (await unconfirmedTxs(db, chainId, from)).filter(
-      (t) => t.nonce !== null && t.nonce >= latestNonce,
-    )
-    for (const tx of open) {
-      const attempts = await attemptsOf(db, tx.id)
+    for (const tx of pending) {
+      const { attempts } = tx
       const last = attempts.at(-1)
       if (!last || !attempts.some((a) => a.state === 'broadcast')) continue // first send pending
       if (last.state === 'in_progress') {
         // A replacement persisted but not accepted yet (refused, or the process stopped).
-        if (await send(tx, last, ks, ctx, 'bump')) metrics.bumps.inc(label)
+        const [ok] = await sendAll([{ tx, attempt: last, kind: 'bump' }], ks, ctx)
+        if (ok) metrics.bumps.inc(label)
         continue
       }
       const waited = ctx.head.number - (last.broadcastBlock ?? ctx.head.number)
@@ -483,11 +570,12 @@ export function createTxm(common: Common, options: TxmOptions): Txm {
           feeCap: feeCapWei,
         })
         if (decision.ok) {
-          const attempt = await signAndPersist(tx, decision.fees)
-          if (await send(tx, attempt, ks, ctx, 'bump')) {
+          const [attempt] = await signAndPersist([tx], decision.fees)
+          const [ok] = await sendAll([{ tx, attempt: attempt!, kind: 'bump' }], ks, ctx)
+          if (ok) {
             metrics.bumps.inc(label)
             log.info(
-              { tx_id: String(tx.id), nonce: tx.nonce, hash: attempt.hash, from, blocks: waited },
+              { tx_id: String(tx.id), nonce: tx.nonce, hash: attempt!.hash, from, blocks: waited },
               'transaction bumped',
             )
           }
@@ -500,9 +588,12 @@ export function createTxm(common: Common, options: TxmOptions): Txm {
       }
       // Below the base fee the node would refuse it and no block would include it: wait.
       if (last.maxFeePerGas < ctx.head.baseFee) continue
+      // Asked once per attempt and head, not every tick.
+      if (lostChecked.get(last.id) === ctx.head.number) continue
+      lostChecked.set(last.id, ctx.head.number)
       if (!(await isKnown(client, last.hash))) {
         log.info({ tx_id: String(tx.id), nonce: tx.nonce, hash: last.hash, from }, 're-sending')
-        await send(tx, last, ks, ctx, 'resend')
+        await sendAll([{ tx, attempt: last, kind: 'resend' }], ks, ctx)
       }
     }
   }
@@ -510,9 +601,24 @@ export function createTxm(common: Common, options: TxmOptions): Txm {
   async function processKey(from: Address, ctx: TickContext): Promise<void> {
     let ks = await keyState(db, chainId, from)
     if (!ks) ks = await initKeyState(db, chainId, from, await nonceAt(client, from, 'pending'))
-    await sendQueued(from, ks, ctx)
-    const latestNonce = await checkReceipts(from)
-    await bumpAndResend(from, ks, latestNonce, ctx)
+    let open = await unconfirmedWithAttempts(db, chainId, from)
+    if (open.length > 0) {
+      const latestNonce = await nonceAt(client, from, 'latest')
+      const done = await checkReceipts(
+        from,
+        open.filter((t) => t.nonce !== null && t.nonce < latestNonce),
+      )
+      open = open.filter((t) => !done.has(t.id))
+      await bumpAndResend(
+        from,
+        ks,
+        open.filter((t) => t.nonce !== null && t.nonce >= latestNonce),
+        ctx,
+      )
+      const live = new Set(open.flatMap((t) => t.attempts.map((a) => a.id)))
+      for (const id of lostChecked.keys()) if (!live.has(id)) lostChecked.delete(id)
+    }
+    await sendQueued(from, ks, ctx, open)
   }
 
   async function runTick(): Promise<void> {
@@ -558,22 +664,37 @@ export function createTxm(common: Common, options: TxmOptions): Txm {
 
   let timer: NodeJS.Timeout | undefined
   let running = false
+  let ticking = false
+  /** A wake-up came during a tick: run the next one at once. */
+  let again = false
+  let interval = 0
+  const schedule = (ms: number) => {
+    if (timer) clearTimeout(timer)
+    timer = setTimeout(loop, ms)
+    timer.unref()
+  }
+  async function loop(): Promise<void> {
+    timer = undefined
+    ticking = true
+    again = false
+    try {
+      await tick()
+    } catch (err) {
+      log.error({ err: errorMessage(err) }, 'transaction manager tick failed')
+    }
+    ticking = false
+    if (running) schedule(again ? 0 : interval)
+  }
   function start(intervalMs: number): void {
     if (running) return
     running = true
-    const loop = async () => {
-      try {
-        await tick()
-      } catch (err) {
-        log.error({ err: errorMessage(err) }, 'transaction manager tick failed')
-      }
-      if (running) {
-        timer = setTimeout(loop, intervalMs)
-        timer.unref()
-      }
-    }
-    timer = setTimeout(loop, 0)
-    timer.unref()
+    interval = intervalMs
+    schedule(0)
+  }
+  function wake(): void {
+    if (!running) return
+    if (ticking) again = true
+    else schedule(0)
   }
 
   async function stop(): Promise<void> {
@@ -584,9 +705,15 @@ export function createTxm(common: Common, options: TxmOptions): Txm {
   }
 
   return {
-    enqueue,
+    enqueue: async (req, q) => {
+      const queued = await enqueue(req, q)
+      // Inside a caller's transaction the row is not visible yet: the caller wakes us after.
+      if (queued.created && q === undefined) wake()
+      return queued
+    },
     tick,
     start,
+    wake,
     stop,
     get: async (id) => withAttempts(await txById(db, id)),
     byIdempotencyKey: async (key) => withAttempts(await txByIdempotencyKey(db, key)),
