@@ -234,3 +234,21 @@ export function checkMagnitude(d: Decimal, name = 'value'): Decimal {
   }
   return d
 }
+
+/**
+ * The exact median of a non-empty list: the middle value, or with an even count the mean of the
+ * two middle values (halving adds at most one decimal place, so it is exact).
+ */
+export function median(values: readonly Decimal[]): Decimal {
+  if (values.length === 0) throw new DecimalError('the median of no values is undefined')
+  const sorted = [...values].sort(compare)
+  const k = Math.floor(sorted.length / 2)
+  if (sorted.length % 2 === 1) return sorted[k]!
+  const twice = add(sorted[k - 1]!, sorted[k]!)
+  return divide(twice, new Decimal(2n), twice.scale + 1)
+}
+
+/** |d| */
+export function abs(d: Decimal): Decimal {
+  return d.digits < 0n ? new Decimal(-d.digits, d.scale) : d
+}

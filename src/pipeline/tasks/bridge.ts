@@ -184,9 +184,7 @@ function requestPayload(ctx: TaskContext): Record<string, unknown> {
   const raw = ctx.params.requestData
   let data: unknown = {}
   if (raw !== undefined && raw.trim() !== '') data = paramJson(ctx, 'requestData')
-  if (data instanceof Map) data = Object.fromEntries(data)
-  const payload: Record<string, unknown> =
-    isPlainObject(data) && Object.hasOwn(data, 'data') ? { ...data } : { data }
+  const payload = bridgePayload(data)
 
   let meta: unknown
   try {
@@ -204,6 +202,16 @@ function requestPayload(ctx: TaskContext): Record<string, unknown> {
     payload[key] = first.value
   }
   return payload
+}
+
+/**
+ * The body fields a resolved `requestData` sends (besides `id`, `meta` and `responseURL`): a
+ * map with a `data` key is sent as it is, anything else becomes `data`. Shared with the
+ * job-creation check of adapter schemas (src/adapters/schema.ts), so both read requestData alike.
+ */
+export function bridgePayload(requestData: unknown): Record<string, unknown> {
+  const data = requestData instanceof Map ? Object.fromEntries(requestData) : requestData
+  return isPlainObject(data) && Object.hasOwn(data, 'data') ? { ...data } : { data }
 }
 
 function isPlainObject(v: unknown): v is Record<string, unknown> {

@@ -5,7 +5,7 @@
  * N-1). With an even count the result is the exact mean of the two middle values (always a
  * terminating decimal). Result: a Decimal.
  */
-import { add, compare, Decimal, divide } from '../decimal.ts'
+import { median } from '../decimal.ts'
 import { defineTask } from '../params.ts'
 import { ok } from '../task.ts'
 import { boundedResult } from './multiply.ts'
@@ -15,11 +15,6 @@ export const medianTask = defineTask({
   type: 'median',
   params: ['values', 'allowedFaults'],
   run(ctx) {
-    const values = collectDecimals(ctx).sort(compare)
-    const k = Math.floor(values.length / 2)
-    if (values.length % 2 === 1) return ok(boundedResult(values[k]!))
-    const twice = add(values[k - 1]!, values[k]!)
-    // Halving adds at most one decimal place, so this is exact.
-    return ok(boundedResult(divide(twice, new Decimal(2n), twice.scale + 1)))
+    return ok(boundedResult(median(collectDecimals(ctx))))
   },
 })
