@@ -377,7 +377,8 @@ function isTable(v: unknown): v is TomlTable {
   return typeof v === 'object' && v !== null && !Array.isArray(v) && !(v instanceof Date)
 }
 
-function parseTomlText(
+/** Parses TOML; a syntax error becomes an issue (quoting the lines unless `quote` is false). */
+export function parseTomlText(
   text: string,
   file: string,
   issues: ConfigIssue[],
@@ -410,10 +411,11 @@ function formatPath(path: readonly PropertyKey[]): string {
   return out
 }
 
-function zodIssues(
+/** zod's issues as config issues naming the key path (`hint` may suggest a known key). */
+export function zodIssues(
   error: z.ZodError,
   file: string,
-  hint: (path: string[], key: string) => string,
+  hint: (path: string[], key: string) => string = () => '',
 ): ConfigIssue[] {
   const out: ConfigIssue[] = []
   for (const issue of error.issues) {

@@ -403,6 +403,28 @@ describe('http client: SSRF guard', () => {
     assert.equal(echo.headers.host, `other.test:${port}`)
   })
 
+  it("drops the request's sensitive headers too on a cross-origin redirect, only there", async () => {
+    const headers = { 'X-Api-Key': 'k', 'X-Keep': 'yes', Cookie: 'c=1' }
+    const to = encodeURIComponent(`http://other.test:${port}/echo`)
+    const away = await guarded.request({
+      method: 'GET',
+      url: `http://public.test:${port}/redirect?to=${to}`,
+      headers,
+      sensitiveHeaders: ['x-api-key'],
+    })
+    const echo = JSON.parse(Buffer.from(away.body).toString())
+    assert.equal(echo.headers['x-api-key'], undefined)
+    assert.equal(echo.headers.cookie, undefined)
+    assert.equal(echo.headers['x-keep'], 'yes')
+    const same = await guarded.request({
+      method: 'GET',
+      url: `http://public.test:${port}/redirect?to=/echo`,
+      headers,
+      sensitiveHeaders: ['X-Api-Key'],
+    })
+    assert.equal(JSON.parse(Buffer.from(same.body).toString()).headers['x-api-key'], 'k')
+  })
+
   it('allows private hosts only with both the node permission and the request flag', async () => {
     const url = `${base}/ok`
     const asked = await refused(

@@ -45,6 +45,11 @@ export type HttpRequest = {
   allowUnrestrictedNetworkAccess?: boolean
   /** The URL was configured by the operator (a bridge): the SSRF guard does not apply. */
   trustedDestination?: boolean
+  /**
+   * More header names holding credentials (e.g. `X-Api-Key`): like Authorization and Cookie,
+   * they are dropped when a redirect leaves the request's origin.
+   */
+  sensitiveHeaders?: readonly string[]
   signal?: AbortSignal
 }
 
@@ -178,6 +183,9 @@ export function createHttpClient(options: HttpClientOptions = {}): HttpClient & 
     const maxBytes = req.maxResponseBytes ?? defaultMaxBytes
     const timeoutMs = req.timeoutMs ?? defaultTimeoutMs
     let headers: Record<string, string> = req.headers ? { ...req.headers } : {}
+    const credentialHeaders = req.sensitiveHeaders?.length
+      ? [...CREDENTIAL_HEADERS, ...req.sensitiveHeaders.map((h) => h.toLowerCase())]
+      : CREDENTIAL_HEADERS
     let body = req.body
     const hint =
       !unrestricted && req.allowUnrestrictedNetworkAccess === true
@@ -257,7 +265,7 @@ export function createHttpClient(options: HttpClientOptions = {}): HttpClient & 
           body = undefined
           headers = dropHeaders(headers, BODY_HEADERS)
         }
-        if (next.origin !== url.origin) headers = dropHeaders(headers, CREDENTIAL_HEADERS)
+        if (next.origin !== url.origin) headers = dropHeaders(headers, credentialHeaders)
         url = next
       }
     } finally {

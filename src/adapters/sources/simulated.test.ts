@@ -1,6 +1,14 @@
 import assert from 'node:assert/strict'
 import { after, describe, it } from 'node:test'
-import { type SimulatedSource, startSimulatedSource } from './simulated.ts'
+import {
+  describeFault,
+  parseFault,
+  type SimulatedExchanges,
+  type SimulatedSource,
+  SimulatedSourceError,
+  startSimulatedExchanges,
+  startSimulatedSource,
+} from './simulated.ts'
 
 type PriceReply = {
   source: string
@@ -10,7 +18,7 @@ type PriceReply = {
   timestamp: number
 }
 
-const started: SimulatedSource[] = []
+const started: (SimulatedSource | SimulatedExchanges)[] = []
 async function start(params: Parameters<typeof startSimulatedSource>[0]) {
   const source = await startSimulatedSource(params)
   started.push(source)
@@ -141,5 +149,190 @@ describe('startSimulatedSource', () => {
     await res.text()
     await source.stop()
     await assert.rejects(fetch(source.priceUrl('X')), TypeError)
+  })
+})
+
+describe('parseFault', () => {
+  it('reads every fault mode and describes it back', () => {
+    const cases: [string, ReturnType<typeof parseFault>, string][] = [
+      ['none', { kind: 'none' }, 'none'],
+      ['down', { kind: 'down', how: 'refused' }, 'down'],
+      ['down:refused', { kind: 'down', how: 'refused' }, 'down'],
+      ['down:503', { kind: 'down', how: '503' }, 'down:503'],
+      ['slow:2000', { kind: 'slow', delayMs: 2000 }, 'slow:2000'],
+      ['stale', { kind: 'stale', ageMs: 900_000 }, 'stale:900000'],
+      ['stale:60000', { kind: 'stale', ageMs: 60_000 }, 'stale:60000'],
+      ['wrong:30', { kind: 'wrong', percent: 30 }, 'wrong:30'],
+      ['wrong:-12.5', { kind: 'wrong', percent: -12.5 }, 'wrong:-12.5'],
+      ['malformed', { kind: 'malformed' }, 'malformed'],
+    ]
+    for (const [text, fault, described] of cases) {
+      assert.deepEqual(parseFault(text), fault, text)
+      assert.equal(describeFault(fault), described, text)
+    }
+  })
+
+  it('refuses anything else, quoting it', () => {
+    for (const [text, pattern] of [
+      ['flaky', /invalid fault "flaky": unknown fault "flaky"/],
+      ['slow', /the delay \(ms\) must be a number/],
+      ['slow:-1', /must be at least 0/],
+      ['wrong:x', /the error \(percent\) must be a number/],
+      ['wrong:0', /wrong:0 is not wrong/],
+      ['wrong:-100', /must be at least -99.999/],
+      ['down:500', /down takes "refused" or "503"/],
+      ['malformed:1', /takes no argument/],
+      ['slow:1:2', /too many ":"/],
+    ] as const) {
+      assert.throws(
+        () => parseFault(text),
+        (err: unknown) => err instanceof SimulatedSourceError && pattern.test(err.shortMessage),
+        text,
+      )
+    }
+  })
+})
+
+describe('startSimulatedExchanges', () => {
+  async function startSet(params: Parameters<typeof startSimulatedExchanges>[0]) {
+    const set = await startSimulatedExchanges(params)
+    started.push(set)
+    return set
+  }
+  const get = async (url: string) => {
+    const res = await fetch(url)
+    return { status: res.status, headers: res.headers, text: await res.text() }
+  }
+  const price = async (url: string) => (JSON.parse((await get(url)).text) as PriceReply).price
+
+  it('serves several labelled exchanges near one price, each with its own offset', async () => {
+    const set = await startSet({ pairs: { 'ETH-USD': 3000 }, seed: 5, count: 4, volatility: 0 })
+    assert.deepEqual(
+      set.exchanges.map((e) => e.name),
+      ['sim-exchange-1', 'sim-exchange-2', 'sim-exchange-3', 'sim-exchange-4'],
+    )
+    assert.equal(new Set(set.exchanges.map((e) => e.url)).size, 4)
+    const prices: number[] = []
+    for (const exchange of set.exchanges) {
+      assert.ok(Math.abs(exchange.offset) <= 0.001, `${exchange.offset}`)
+      const res = await get(exchange.priceUrl('ETH-USD'))
+      assert.equal(res.status, 200)
+      assert.equal(res.headers.get('x-orakel-simulated'), 'true')
+      const body = JSON.parse(res.text) as PriceReply
+      assert.equal(body.simulated, true)
+      assert.equal(body.source, exchange.name)
+      assert.equal(body.price, Number((3000 * (1 + exchange.offset)).toPrecision(8)))
+      prices.push(body.price)
+    }
+    assert.ok(new Set(prices).size > 1, `offsets differ: ${prices}`)
+  })
+
+  it("reproduces every exchange's answers from the seed, in any order of requests", async () => {
+    const params = {
+      pairs: { 'ETH-USD': 3000, 'BTC-USD': 60000 },
+      seed: 99,
+      count: 3,
+      volatility: 0.01,
+    }
+    const a = await startSet(params)
+    const b = await startSet(params)
+    const c = await startSet({ ...params, seed: 100 })
+    const walk = async (set: SimulatedExchanges, order: number[]) => {
+      const seen: Record<string, number[]> = {}
+      for (const i of order) {
+        const exchange = set.exchanges[i]!
+        for (const pair of ['ETH-USD', 'BTC-USD']) {
+          seen[`${exchange.name} ${pair}`] ??= []
+          seen[`${exchange.name} ${pair}`]!.push(await price(exchange.priceUrl(pair)))
+        }
+      }
+      return seen
+    }
+    const forward = await walk(a, [0, 1, 2, 0, 1, 2, 0, 1, 2])
+    const shuffled = await walk(b, [2, 2, 1, 0, 2, 1, 0, 0, 1])
+    assert.deepEqual(forward, shuffled)
+    assert.notDeepEqual(forward, await walk(c, [0, 1, 2, 0, 1, 2, 0, 1, 2]))
+  })
+
+  it('fault modes: down (refused and 503), slow, stale, wrong by x %, malformed', async () => {
+    const pairs = { X: 100 }
+    const base = { pairs, seed: 3, count: 6, volatility: 0.001 }
+    const honest = await startSet(base)
+    const set = await startSet({
+      ...base,
+      faults: {
+        1: parseFault('down'),
+        2: parseFault('down:503'),
+        3: parseFault('slow:150'),
+        4: parseFault('stale:60000'),
+        5: parseFault('wrong:30'),
+        6: parseFault('malformed'),
+      },
+    })
+    const [refused, unavailable, slow, stale, wrong, malformed] = set.exchanges
+    await assert.rejects(fetch(refused!.priceUrl('X')), TypeError)
+
+    const outage = await get(unavailable!.priceUrl('X'))
+    assert.equal(outage.status, 503)
+    assert.deepEqual(JSON.parse(outage.text), {
+      error: 'service unavailable (simulated outage)',
+      simulated: true,
+    })
+
+    const t0 = performance.now()
+    assert.equal(await price(slow!.priceUrl('X')), await price(honest.exchanges[2]!.priceUrl('X')))
+    assert.ok(performance.now() - t0 >= 140, 'the slow exchange waits')
+
+    const before = Date.now()
+    const first = JSON.parse((await get(stale!.priceUrl('X'))).text) as PriceReply
+    const second = JSON.parse((await get(stale!.priceUrl('X'))).text) as PriceReply
+    assert.equal(first.price, second.price, 'the price is frozen')
+    assert.ok(before - second.timestamp >= 59_000 && before - second.timestamp < 61_000)
+
+    for (let i = 0; i < 3; i++) {
+      const lie = await price(wrong!.priceUrl('X'))
+      const truth = await price(honest.exchanges[4]!.priceUrl('X'))
+      assert.ok(Math.abs(lie / truth - 1.3) < 1e-6, `${lie} / ${truth}`)
+    }
+
+    const broken = await get(malformed!.priceUrl('X'))
+    assert.equal(broken.status, 200)
+    assert.equal(broken.headers.get('x-orakel-simulated'), 'true')
+    assert.match(broken.text, /"simulated":true/)
+    assert.throws(() => JSON.parse(broken.text), SyntaxError)
+  })
+
+  it('changes fault modes at run time, listening again after "down"', async () => {
+    const set = await startSet({ pairs: { X: 100 }, count: 1, faults: { 1: parseFault('down') } })
+    const exchange = set.exchanges[0]!
+    assert.equal(describeFault(exchange.fault), 'down')
+    await assert.rejects(fetch(exchange.priceUrl('X')), TypeError)
+    await exchange.setFault({ kind: 'none' })
+    assert.equal((await get(exchange.priceUrl('X'))).status, 200)
+    await exchange.setFault({ kind: 'down', how: 'refused' })
+    await assert.rejects(fetch(exchange.priceUrl('X')), TypeError)
+  })
+
+  it('listens on consecutive ports from portBase', async () => {
+    const probe = await startSimulatedSource({ pairs: { X: 1 } })
+    const free = Number(new URL(probe.url).port)
+    await probe.stop()
+    const set = await startSet({ pairs: { X: 1 }, count: 2, portBase: free })
+    assert.deepEqual(
+      set.exchanges.map((e) => e.port),
+      [free, free + 1],
+    )
+  })
+
+  it('refuses a bad count, faults for missing exchanges and bad prices', async () => {
+    await assert.rejects(startSimulatedExchanges({ pairs: { X: 1 }, count: 0 }), /count must be/)
+    await assert.rejects(
+      startSimulatedExchanges({ pairs: { X: 1 }, count: 2, faults: { 3: { kind: 'malformed' } } }),
+      /a fault is set for exchange 3, but there are 2/,
+    )
+    await assert.rejects(
+      startSimulatedExchanges({ pairs: { X: -1 } }),
+      /the starting price of X must be a positive number/,
+    )
   })
 })
