@@ -17,6 +17,8 @@ import { runPipeline } from '../pipeline/runner.ts'
 import type { TaskDeps, TaskResult } from '../pipeline/task.ts'
 import type { TxRequest } from '../pipeline/tasks/ethtx.ts'
 import type { Queryable } from '../store/db.ts'
+import type { NewRun } from '../store/runs.ts'
+import type { LogSubscription } from './log-broadcaster.ts'
 
 /**
  * The `directrequest` job type (whitepaper Figure 1, steps 1–7 for one oracle): an Operator's
@@ -49,30 +51,11 @@ export type DirectRequestJob = {
   parsed: ParsedJob
 }
 
-export type LogSubscription = {
-  jobId: bigint
-  address: Address
-  topics?: (Hex | Hex[] | null)[]
-  minConfirmations: number
-  onLog(log: Log, tx: Queryable): Promise<void>
-  onRemoved?(log: Log, tx: Queryable): Promise<void>
-}
-
 export type DirectRequestDeps = {
   subscribe(sub: LogSubscription): () => void
   runs: {
-    create(
-      run: {
-        jobId: bigint
-        runId: string
-        inputs: unknown
-        requestId?: string
-        logBlockHash?: string
-        logIndex?: number
-      },
-      tx?: Queryable,
-    ): Promise<unknown>
-    store(runId: string): import('../pipeline/runner.ts').RunStore
+    createMany(runs: NewRun[], tx?: Queryable): Promise<{ runId: string }[]>
+    store(runId: string, options?: { batched?: boolean }): import('../pipeline/runner.ts').RunStore
     cancelByRequestId(requestId: string, tx?: Queryable): Promise<string[]>
   }
   enqueueTx(req: {
@@ -120,22 +103,6 @@ export function createDirectRequestService(common: Common, deps: DirectRequestDe
 
   const emit = (event: DirectRequestEvent) => deps.onEvent?.(event)
 
-  /**
-   * The run's state once its row is visible: it is created inside the log broadcaster's
-   * transaction, which commits after `onLog` returns; a rolled-back run never appears.
-   */
-  async function committed(runId: string): Promise<string | undefined> {
-    for (let i = 0; i < 200; i++) {
-      const rows = await common.db.query<{ state: string }>(
-        'SELECT state FROM job_runs WHERE run_id = $1',
-        [runId],
-      )
-      if (rows[0]) return rows[0].state
-      await new Promise((r) => setTimeout(r, Math.min(5 * 2 ** i, 100)))
-    }
-    return undefined
-  }
-
   /** Marks runs cancelled in memory and stops those in flight. */
   function stopRuns(runIds: string[]): void {
     for (const id of runIds) {
@@ -155,16 +122,8 @@ export function createDirectRequestService(common: Common, deps: DirectRequestDe
     inflight.set(runId, controller)
     const spec = job.parsed.spec
     const work = (async () => {
-      const state = await committed(runId)
-      if (state === undefined) {
-        log.warn(
-          { job_id: String(job.id), run_id: runId },
-          'run was not recorded (transaction rolled back); not started',
-        )
-        return
-      }
       // Cancelled before it started (e.g. the cancellation was due in the same poll).
-      if (controller.signal.aborted || cancelled.has(runId) || state === 'cancelled') {
+      if (controller.signal.aborted || cancelled.has(runId)) {
         log.info({ job_id: String(job.id), run_id: runId }, 'run cancelled before it started')
         return
       }
@@ -192,7 +151,9 @@ export function createDirectRequestService(common: Common, deps: DirectRequestDe
             },
           },
         },
-        store: deps.runs.store(runId),
+        // Task results are written with the run's outcome, in one statement: a run cut short
+        // by a crash starts over, and its ethtx finds the transaction it already queued.
+        store: deps.runs.store(runId, { batched: true }),
         previous,
         defaultTimeoutMs: spec.maxTaskDuration
           ? parseDuration(spec.maxTaskDuration)
@@ -217,11 +178,14 @@ export function createDirectRequestService(common: Common, deps: DirectRequestDe
     pending.add(work)
   }
 
-  async function onRequest(
+  /**
+   * What an `OracleRequest` log asks for: a refusal to log, or a run to create and what to do
+   * once it exists.
+   */
+  function prepareRequest(
     job: DirectRequestJob,
     raw: Log,
-    tx: Queryable,
-  ): Promise<(() => void) | undefined> {
+  ): { reject: () => void } | { run: NewRun; started: () => void } {
     const { args } = decodeEventLog({
       abi: OperatorAbi,
       data: raw.data,
@@ -229,14 +193,15 @@ export function createDirectRequestService(common: Common, deps: DirectRequestDe
       eventName: 'OracleRequest',
     })
     const spec = job.parsed.spec
-    const reject = (reason: string) => {
-      log.warn(
-        { job_id: String(job.id), request_id: args.requestId, requester: args.requester, reason },
-        'request not served',
-      )
-      emit({ kind: 'rejected', jobId: job.id, requestId: args.requestId, reason })
-      return undefined
-    }
+    const reject = (reason: string) => ({
+      reject: () => {
+        log.warn(
+          { job_id: String(job.id), request_id: args.requestId, requester: args.requester, reason },
+          'request not served',
+        )
+        emit({ kind: 'rejected', jobId: job.id, requestId: args.requestId, reason })
+      },
+    })
     if (spec.requesters?.length && !spec.requesters.includes(args.requester)) {
       return reject(`requester ${args.requester} is not on the job's requesters list`)
     }
@@ -258,8 +223,8 @@ export function createDirectRequestService(common: Common, deps: DirectRequestDe
       logBlockNumber: raw.blockNumber,
       logIndex: raw.logIndex,
     }
-    const created = await deps.runs.create(
-      {
+    return {
+      run: {
         jobId: job.id,
         runId,
         inputs: JSON.parse(stringifyJson(jobRun)),
@@ -267,26 +232,68 @@ export function createDirectRequestService(common: Common, deps: DirectRequestDe
         logBlockHash: raw.blockHash ?? undefined,
         logIndex: raw.logIndex ?? undefined,
       },
-      tx,
-    )
-    if (created === undefined) return undefined
-    log.info(
-      { job_id: String(job.id), run_id: runId, request_id: args.requestId },
-      'request accepted',
-    )
-    emit({
-      kind: 'request',
-      jobId: job.id,
-      runId,
-      requestId: args.requestId,
-      requester: args.requester,
-      payment: args.payment,
-    })
-    // Started once the broadcaster's transaction has committed.
-    return () => execute(job, runId, jobRun)
+      // Once the broadcaster's transaction has committed: the run exists.
+      started: () => {
+        log.info(
+          { job_id: String(job.id), run_id: runId, request_id: args.requestId },
+          'request accepted',
+        )
+        emit({
+          kind: 'request',
+          jobId: job.id,
+          runId,
+          requestId: args.requestId,
+          requester: args.requester,
+          payment: args.payment,
+        })
+        // After the other deliveries of the batch (a cancellation of it among them).
+        setImmediate(() => execute(job, runId, jobRun))
+      },
+    }
   }
 
-  async function onCancel(job: DirectRequestJob, raw: Log, tx: Queryable): Promise<void> {
+  /**
+   * A job's logs of one delivery, in chain order: runs for consecutive requests are created in
+   * one statement; a cancellation first records the requests before it. Returns what to do
+   * once the delivery committed.
+   */
+  async function onLogs(job: DirectRequestJob, logs: Log[], tx: Queryable): Promise<() => void> {
+    const specId = specIdOf(job.externalJobID)
+    const thens: (() => void)[] = []
+    let pending: { run: NewRun; started: () => void }[] = []
+    const flush = async () => {
+      if (pending.length === 0) return
+      const created = await deps.runs.createMany(
+        pending.map((p) => p.run),
+        tx,
+      )
+      const ids = new Set(created.map((r) => r.runId))
+      for (const p of pending) if (ids.has(p.run.runId)) thens.push(p.started)
+      pending = []
+    }
+    for (const raw of logs) {
+      if (raw.topics[0] === CANCEL_REQUEST_TOPIC) {
+        await flush()
+        const then = await onCancel(job, raw, tx)
+        if (then) thens.push(then)
+        continue
+      }
+      if (raw.topics[0] !== ORACLE_REQUEST_TOPIC || raw.topics[1] !== specId) continue
+      const request = prepareRequest(job, raw)
+      if ('reject' in request) thens.push(request.reject)
+      else pending.push(request)
+    }
+    await flush()
+    return () => {
+      for (const then of thens) then()
+    }
+  }
+
+  async function onCancel(
+    job: DirectRequestJob,
+    raw: Log,
+    tx: Queryable,
+  ): Promise<(() => void) | undefined> {
     const { args } = decodeEventLog({
       abi: OperatorAbi,
       data: raw.data,
@@ -294,8 +301,9 @@ export function createDirectRequestService(common: Common, deps: DirectRequestDe
       eventName: 'CancelOracleRequest',
     })
     const runIds = await deps.runs.cancelByRequestId(args.requestId, tx)
-    stopRuns(runIds)
-    if (runIds.length > 0) {
+    if (runIds.length === 0) return undefined
+    return () => {
+      stopRuns(runIds)
       log.info(
         { job_id: String(job.id), request_id: args.requestId, runs: runIds },
         'request cancelled on chain',
@@ -315,12 +323,8 @@ export function createDirectRequestService(common: Common, deps: DirectRequestDe
         address: spec.contractAddress,
         topics: [[ORACLE_REQUEST_TOPIC, CANCEL_REQUEST_TOPIC]],
         minConfirmations: spec.minIncomingConfirmations ?? deps.defaultMinConfirmations,
-        onLog: async (raw, tx) => {
-          if (raw.topics[0] === CANCEL_REQUEST_TOPIC) return onCancel(job, raw, tx)
-          if (raw.topics[0] !== ORACLE_REQUEST_TOPIC || raw.topics[1] !== specId) return
-          const start = await onRequest(job, raw, tx)
-          if (start) setImmediate(start)
-        },
+        onLog: (raw, tx) => onLogs(job, [raw], tx),
+        onLogs: (logs, tx) => onLogs(job, logs, tx),
         onRemoved: async (raw, tx) => {
           if (raw.topics[0] !== ORACLE_REQUEST_TOPIC || raw.topics[1] !== specId) return
           const { args } = decodeEventLog({

@@ -1,5 +1,13 @@
 import { Counter, Gauge, type Registry } from 'prom-client'
-import { type Address, type Hex, isAddress, type Log, type PublicClient } from 'viem'
+import {
+  type Address,
+  type Hex,
+  hexToBigInt,
+  isAddress,
+  type Log,
+  numberToHex,
+  type PublicClient,
+} from 'viem'
 import { isTransportError, type RpcPool } from '../chain/rpc-pool.ts'
 import type { Common } from '../common.ts'
 import { BaseError, errorMessage } from '../errors.ts'
@@ -30,8 +38,17 @@ export type LogSubscription = {
    * the last `finalityDepth` blocks), and no earlier log is ever delivered to it.
    */
   fromBlock?: bigint
-  /** Called once per log, in the delivery transaction; throwing rolls back and retries later. */
-  onLog(log: Log, tx: Queryable): Promise<void>
+  /**
+   * Called once per log, in the delivery transaction; throwing rolls back and retries later.
+   * It may return a function to run once that transaction has committed (e.g. starting the
+   * work the log asks for); it is not called when the transaction rolls back.
+   */
+  onLog(log: Log, tx: Queryable): Promise<unknown>
+  /**
+   * Optional: several logs at once (in chain order), in the delivery transaction, instead of
+   * `onLog` one by one; may return one function to run after the commit.
+   */
+  onLogs?(logs: Log[], tx: Queryable): Promise<unknown>
   /** Called once for a delivered log whose block left the canonical chain (`log.removed`). */
   onRemoved?(log: Log, tx: Queryable): Promise<void>
 }
@@ -122,6 +139,8 @@ export function createLogBroadcaster(
   let loaded = false
   let lastHead: bigint | undefined
   const persistedJobCursor = new Map<bigint, bigint>()
+  /** The headers of the unfinalised window, newest first (block_headers, kept in memory). */
+  let kept: Header[] | undefined
 
   // ---- chain access ----
 
@@ -153,9 +172,20 @@ export function createLogBroadcaster(
       })
     }
   }
-  const header = async (client: PublicClient, number: bigint): Promise<Header> => {
-    const b = await rpc('eth_getBlockByNumber', () => client.getBlock({ blockNumber: number }))
-    return { number, hash: b.hash!, parentHash: b.parentHash }
+  /** A block's header fields we keep (raw JSON-RPC: no transaction list, no formatting). */
+  const header = async (client: PublicClient, at: bigint | 'latest'): Promise<Header> => {
+    const b = (await rpc('eth_getBlockByNumber', () =>
+      client.request({
+        method: 'eth_getBlockByNumber',
+        params: [at === 'latest' ? 'latest' : numberToHex(at), false],
+      }),
+    )) as { number: Hex; hash: Hex; parentHash: Hex } | null
+    if (!b) {
+      throw new LogBroadcasterError(`RPC eth_getBlockByNumber found no block ${at}`, {
+        retryable: true,
+      })
+    }
+    return { number: hexToBigInt(b.number), hash: b.hash, parentHash: b.parentHash }
   }
 
   // ---- cursors ----
@@ -362,6 +392,7 @@ export function createLogBroadcaster(
         [chainId, ancestor],
       )
     })
+    kept = kept?.filter((h) => h.number <= ancestor)
     for (const [job, block] of persistedJobCursor)
       if (block > ancestor) persistedJobCursor.set(job, ancestor)
     for (const s of subs) {
@@ -375,46 +406,128 @@ export function createLogBroadcaster(
 
   // ---- delivery ----
 
-  const deliver = async (s: SubState, log: Log): Promise<boolean> => {
-    const fields = {
-      job_id: s.sub.jobId.toString(),
-      block_number: log.blockNumber!.toString(),
-      log_index: log.logIndex,
-      tx_hash: log.transactionHash,
-    }
-    try {
-      const delivered = await db.transaction(async (tx) => {
-        const inserted = await tx.query(
-          `INSERT INTO processed_logs (chain_id, job_id, block_hash, block_number, log_index, tx_hash, log)
-           VALUES ($1, $2, $3, $4, $5, $6, $7)
-           ON CONFLICT (job_id, block_hash, log_index) DO NOTHING RETURNING job_id`,
-          [
-            chainId,
-            s.sub.jobId,
-            log.blockHash,
-            log.blockNumber,
-            log.logIndex,
-            log.transactionHash,
-            JSON.stringify(logToJson(log)),
-          ],
-        )
-        if (inserted.length === 0) return false
-        await s.sub.onLog(log, tx)
-        return true
-      })
-      if (delivered) {
-        metrics.delivered.inc({ chain_id: chainLabel, job_id: fields.job_id })
-        logger.debug(fields, 'log delivered')
+  type Delivery = { s: SubState; log: Log }
+
+  /**
+   * Records one subscription's logs as processed (one statement) and hands the new ones over,
+   * in `tx`; returns those that were new (a log already processed for the job is skipped).
+   */
+  const offer = async (
+    s: SubState,
+    group: readonly Delivery[],
+    tx: Queryable,
+    after: (() => void)[],
+  ): Promise<Delivery[]> => {
+    const inserted = await tx.query<{ block_hash: string; log_index: number }>(
+      `INSERT INTO processed_logs (chain_id, job_id, block_hash, block_number, log_index, tx_hash, log)
+       VALUES ${group.map((_, i) => `($1, $2, $${5 * i + 3}, $${5 * i + 4}, $${5 * i + 5}, $${5 * i + 6}, $${5 * i + 7})`).join(', ')}
+       ON CONFLICT (job_id, block_hash, log_index) DO NOTHING RETURNING block_hash, log_index`,
+      [
+        chainId,
+        s.sub.jobId,
+        ...group.flatMap(({ log }) => [
+          log.blockHash,
+          log.blockNumber,
+          log.logIndex,
+          log.transactionHash,
+          JSON.stringify(logToJson(log)),
+        ]),
+      ],
+    )
+    const isNew = new Set(inserted.map((r) => `${r.block_hash}:${r.log_index}`))
+    const fresh = group.filter((d) => isNew.has(logKey(d.log)))
+    if (fresh.length === 0) return fresh
+    const thens = s.sub.onLogs
+      ? [
+          await s.sub.onLogs(
+            fresh.map((d) => d.log),
+            tx,
+          ),
+        ]
+      : await (async () => {
+          const out: unknown[] = []
+          for (const d of fresh) out.push(await s.sub.onLog(d.log, tx))
+          return out
+        })()
+    for (const then of thens) if (typeof then === 'function') after.push(then as () => void)
+    return fresh
+  }
+
+  const delivered = (d: Delivery) => {
+    metrics.delivered.inc({ chain_id: chainLabel, job_id: d.s.sub.jobId.toString() })
+    logger.debug(
+      {
+        job_id: d.s.sub.jobId.toString(),
+        block_number: d.log.blockNumber!.toString(),
+        log_index: d.log.logIndex,
+        tx_hash: d.log.transactionHash,
+      },
+      'log delivered',
+    )
+  }
+
+  const runAfter = (after: (() => void)[]) => {
+    for (const fn of after) {
+      try {
+        fn()
+      } catch (err) {
+        logger.error({ err }, `work after a log delivery failed: ${errorMessage(err)}`)
       }
+    }
+  }
+
+  /** One log in a transaction of its own; false when it failed (retried next round). */
+  const deliverOne = async (d: Delivery): Promise<boolean> => {
+    const after: (() => void)[] = []
+    try {
+      if ((await db.transaction((tx) => offer(d.s, [d], tx, after))).length > 0) delivered(d)
+      runAfter(after)
       return true
     } catch (err) {
-      metrics.failures.inc({ chain_id: chainLabel, job_id: fields.job_id })
+      metrics.failures.inc({ chain_id: chainLabel, job_id: d.s.sub.jobId.toString() })
       logger.error(
-        { ...fields, err },
+        {
+          job_id: d.s.sub.jobId.toString(),
+          block_number: d.log.blockNumber!.toString(),
+          log_index: d.log.logIndex,
+          tx_hash: d.log.transactionHash,
+          err,
+        },
         `log delivery failed, retried next poll: ${errorMessage(err)}`,
       )
       return false
     }
+  }
+
+  /**
+   * The round's logs in one transaction, in order; when that fails, each in its own, so one
+   * failing log holds up no other. Returns the deliveries that failed.
+   */
+  const deliverAll = async (batch: Delivery[]): Promise<Set<Delivery>> => {
+    const failed = new Set<Delivery>()
+    if (batch.length === 0) return failed
+    if (batch.length > 1) {
+      const after: (() => void)[] = []
+      const fresh: Delivery[] = []
+      try {
+        await db.transaction(async (tx) => {
+          // Per subscription, in chain order: one statement for its logs, one hand-over.
+          const bySub = new Map<SubState, Delivery[]>()
+          for (const d of batch) bySub.set(d.s, [...(bySub.get(d.s) ?? []), d])
+          for (const [s, group] of bySub) fresh.push(...(await offer(s, group, tx, after)))
+        })
+        for (const d of fresh) delivered(d)
+        runAfter(after)
+        return failed
+      } catch (err) {
+        logger.debug({ err }, 'a batched delivery failed; delivering the logs one by one')
+      }
+    }
+    for (const d of batch) {
+      if (!d.s.active) continue
+      if (!(await deliverOne(d))) failed.add(d)
+    }
+    return failed
   }
 
   const matches = (s: SubState, log: Log): boolean => {
@@ -463,25 +576,20 @@ export function createLogBroadcaster(
   /** One round; true when backfilling subscriptions still have blocks to scan. */
   const round = async (): Promise<boolean> => {
     const client = await getClient()
-    const latestBlock = await rpc('eth_getBlockByNumber', () =>
-      client.getBlock({ blockTag: 'latest' }),
-    )
-    const latest: Header = {
-      number: latestBlock.number!,
-      hash: latestBlock.hash!,
-      parentHash: latestBlock.parentHash,
-    }
+    const latest = await header(client, 'latest')
     const head = latest.number
     await load()
     await initSubs(head)
 
     // 1. Reorgs: compare the headers we keep with the chain.
-    let stored = (
+    // Read from the database once; then kept in memory, which the database mirrors.
+    kept ??= (
       await db.query<{ number: unknown; hash: Hex; parent_hash: Hex }>(
         'SELECT number, hash, parent_hash FROM block_headers WHERE chain_id = $1 ORDER BY number DESC',
         [chainId],
       )
     ).map((r) => ({ number: BigInt(r.number as string), hash: r.hash, parentHash: r.parent_hash }))
+    let stored = kept
     const verdict = await compare(client, stored, latest)
     if (verdict === 'behind') {
       logger.debug(
@@ -580,38 +688,41 @@ export function createLogBroadcaster(
     // 4. Keep the window's headers (before delivering, so a later reorg is always seen).
     // One statement for all of them; nothing to do when the head did not move.
     if (fresh.length > 0) {
-      await db.transaction(async (tx) => {
-        await tx.query(
-          `INSERT INTO block_headers (chain_id, number, hash, parent_hash) VALUES ${fresh
-            .map((_, i) => `($1, $${3 * i + 2}, $${3 * i + 3}, $${3 * i + 4})`)
-            .join(', ')}
-           ON CONFLICT (chain_id, number) DO UPDATE SET hash = EXCLUDED.hash, parent_hash = EXCLUDED.parent_hash`,
-          [chainId, ...fresh.flatMap((h) => [h.number, h.hash, h.parentHash])],
-        )
-        await tx.query('DELETE FROM block_headers WHERE chain_id = $1 AND number < $2', [
-          chainId,
-          windowLo,
-        ])
-      })
+      await db.query(
+        `WITH old AS (DELETE FROM block_headers WHERE chain_id = $1 AND number < $2)
+         INSERT INTO block_headers (chain_id, number, hash, parent_hash) VALUES ${fresh
+           .map((_, i) => `($1, $${3 * i + 3}, $${3 * i + 4}, $${3 * i + 5})`)
+           .join(', ')}
+         ON CONFLICT (chain_id, number) DO UPDATE SET hash = EXCLUDED.hash, parent_hash = EXCLUDED.parent_hash`,
+        [chainId, windowLo, ...fresh.flatMap((h) => [h.number, h.hash, h.parentHash])],
+      )
     }
+    kept = [...fresh.reverse(), ...stored].filter((h) => h.number >= windowLo)
 
-    // 5. Deliver: first the logs that failed before, then the newly due ones, in chain order.
+    // 5. Deliver: first the logs that failed before, then the newly due ones, in chain order;
+    // all in one transaction when none fails.
+    const batch: Delivery[] = []
     for (const s of active) {
+      for (const log of s.failed.values()) batch.push({ s, log })
       const until = upTo.get(s)!
-      for (const [k, log] of [...s.failed]) {
-        if (!s.active) break
-        if (await deliver(s, log)) s.failed.delete(k)
-      }
       if (until <= s.scanned) continue
       for (const log of logs) {
-        if (!s.active) break
         const n = log.blockNumber!
         if (n <= s.scanned || n > until || !matches(s, log)) continue
-        if (!(await deliver(s, log))) s.failed.set(logKey(log), log)
+        batch.push({ s, log })
       }
+    }
+    const failures = await deliverAll(batch)
+    for (const d of batch) {
+      const k = logKey(d.log)
+      if (failures.has(d)) d.s.failed.set(k, d.log)
+      else d.s.failed.delete(k)
+    }
+    for (const s of active) {
       if (!s.active) continue
-      s.scanned = until
-      let done = until
+      const until = upTo.get(s)!
+      if (until > s.scanned) s.scanned = until
+      let done = s.scanned
       for (const log of s.failed.values()) done = minB(done, log.blockNumber! - 1n)
       s.done = maxB(s.done!, done)
     }

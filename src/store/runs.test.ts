@@ -140,6 +140,40 @@ describe(`run repository (${process.env.DATABASE_URL ? 'Postgres server' : 'PGli
     assert.equal(raw!.o, `[${2n ** 200n}]`)
   })
 
+  it('batched: writes the task runs only with the run outcome, in one statement', async () => {
+    const pipeline = buildPipeline(
+      'a [type=memo value="7"]\nb [type=multiply input="$(a)" times=3]\na -> b',
+      TASKS,
+    )
+    const runId = randomUUID()
+    await runs.create({ jobId, runId, inputs: {} })
+    const store = runs.store(runId, { batched: true })
+    const t = new Date()
+    await store.taskFinished({
+      runId,
+      taskId: 'a',
+      type: 'memo',
+      index: 0,
+      value: 7n,
+      attempts: 1,
+      startedAt: t,
+      finishedAt: t,
+    })
+    assert.deepEqual((await runs.get(runId))!.tasks, [], 'nothing written before the end')
+    const interrupted = (await runs.listUnfinished()).find((r) => r.runId === runId)
+    assert.equal(interrupted?.previous.size, 0, 'an interrupted batched run starts over')
+
+    const result = await runPipeline({ pipeline, runId, store })
+    assert.equal(result.failed, false)
+    const run = await runs.get(runId)
+    assert.equal(run!.state, 'completed')
+    assert.deepEqual(run!.outputs, [21])
+    assert.deepEqual(run!.tasks.map((t) => [t.taskId, String(t.value)]).sort(), [
+      ['a', '7'],
+      ['b', '21'],
+    ])
+  })
+
   it('lists a job runs newest first with limit and offset', async () => {
     const all = await runs.listByJob(jobId, { limit: 100 })
     assert.equal(all.length, await runs.countByJob(jobId))

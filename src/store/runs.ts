@@ -1,8 +1,9 @@
 import { BaseError } from '../errors.ts'
 import { parseJson, stringifyJson } from '../pipeline/json.ts'
-import type { RunStore, TaskRunRecord } from '../pipeline/runner.ts'
+import type { RunResult, RunStore, TaskRunRecord } from '../pipeline/runner.ts'
 import { TaskError, type TaskResult } from '../pipeline/task.ts'
 import type { Db, Queryable } from './db.ts'
+import { createGroupCommit } from './group-commit.ts'
 
 /**
  * Job runs and their task runs. A run starts `running`; the runner's RunStore records each
@@ -66,8 +67,15 @@ export type RunRepository = {
    * same log (job, block hash, log index): the log was delivered twice.
    */
   create(run: NewRun, tx?: Queryable): Promise<Run | undefined>
-  /** The RunStore the pipeline runner reports a run's progress to. */
-  store(runId: string): RunStore
+  /** `create` for several runs in one statement; returns those created, in the order given. */
+  createMany(runs: readonly NewRun[], tx?: Queryable): Promise<Run[]>
+  /**
+   * The RunStore the pipeline runner reports a run's progress to: each task as it finishes, or
+   * with `batched`, all of them with the run's outcome, as one value on the run, written
+   * together with other runs finishing at the same time (a run interrupted before its end then
+   * starts over, which suits runs whose tasks can be repeated).
+   */
+  store(runId: string, options?: { batched?: boolean }): RunStore
   get(runId: string): Promise<RunWithTasks | undefined>
   /** A job's runs, newest first. */
   listByJob(jobId: bigint, options?: { limit?: number; offset?: number }): Promise<Run[]>
@@ -142,12 +150,92 @@ const toTask = (r: TaskRow): TaskRun => ({
   finishedAt: new Date(r.finished_at),
 })
 
+/** The task runs of a batched run, from its `task_results` JSON text (exact values). */
+function taskResultsOf(text: string): TaskRun[] {
+  const entries = parseJson(text) as {
+    taskId: string
+    type: string
+    value: unknown
+    error: string | null
+    attempts: unknown
+    startedAt: string
+    finishedAt: string
+  }[]
+  return entries.map((e) => ({
+    taskId: e.taskId,
+    type: e.type,
+    value: e.error === null ? e.value : undefined,
+    error: e.error ?? undefined,
+    attempts: Number(e.attempts),
+    startedAt: new Date(e.startedAt),
+    finishedAt: new Date(e.finishedAt),
+  }))
+}
+
 /** Jsonb text of a value, checked here so a bad value names the task instead of failing SQL. */
 function json(value: unknown, what: string): string {
   try {
     return stringifyJson(value)
   } catch (cause) {
     throw new RunStoreError(`cannot store ${what} as JSON`, { cause })
+  }
+}
+
+/**
+ * `INSERT ... ON CONFLICT DO UPDATE` of one task run (the per-task store).
+ */
+const UPSERT_TASK = `INSERT INTO task_runs (run_id, task_id, type, value, error, attempts, started_at, finished_at)
+   VALUES ($1, $2, $3, $4::jsonb, $5, $6, $7, $8)
+   ON CONFLICT (run_id, task_id) DO UPDATE SET type = EXCLUDED.type, value = EXCLUDED.value,
+     error = EXCLUDED.error, attempts = EXCLUDED.attempts, started_at = EXCLUDED.started_at,
+     finished_at = EXCLUDED.finished_at`
+
+/** A task run's value as exact JSON text, or null when it failed. */
+const taskValue = (record: TaskRunRecord): string | null =>
+  record.error !== undefined
+    ? null
+    : json(record.value ?? null, `the value of task ${record.taskId}`)
+
+/** The task runs of a batched run as one JSON array (values embedded as exact JSON text). */
+function taskResultsJson(records: Iterable<TaskRunRecord>): string {
+  const entries: string[] = []
+  for (const r of records) {
+    const value = taskValue(r)
+    entries.push(
+      `{"taskId":${JSON.stringify(r.taskId)},"type":${JSON.stringify(r.type)},"value":${value ?? 'null'},"error":${JSON.stringify(r.error?.message ?? null)},"attempts":${r.attempts},"startedAt":${JSON.stringify(r.startedAt.toISOString())},"finishedAt":${JSON.stringify(r.finishedAt.toISOString())}}`,
+    )
+  }
+  return `[${entries.join(',')}]`
+}
+
+type RunOutcome = {
+  runId: string
+  state: 'completed' | 'errored'
+  outputs: string
+  errors: string
+  finishedAt: Date
+  /** Batched stores: the task runs (JSON array text). */
+  taskResults: string | null
+}
+
+/** A finished run's row values: outputs and errors as exact JSON text. */
+function outcomeOf(runId: string, result: RunResult, batched: boolean): RunOutcome {
+  const outputs = result.outputs.map((v, i) => (result.errors[i] ? null : (v ?? null)))
+  const errors = result.errors.map((e) => (e ? e.message : null))
+  if (result.stoppedBy && !errors.some((e) => e !== null)) {
+    errors.push(
+      result.stoppedBy === 'cancelled'
+        ? 'the run was cancelled'
+        : `the run was stopped by task ${result.stoppedBy}`,
+    )
+  }
+  return {
+    runId,
+    state: result.failed ? 'errored' : 'completed',
+    outputs: json(outputs, 'the run outputs'),
+    errors: json(errors, 'the run errors'),
+    finishedAt: result.finishedAt,
+    taskResults: batched ? taskResultsJson(result.tasks.values()) : null,
   }
 }
 
@@ -160,81 +248,100 @@ export function createRunRepository(db: Db): RunRepository {
     )
   }
 
+  /**
+   * Run outcomes in one statement. A run cancelled meanwhile (cancelByRequestId) stays
+   * cancelled.
+   */
+  const finishRuns = async (list: readonly RunOutcome[]): Promise<undefined[]> => {
+    await db.query(
+      `UPDATE job_runs r SET state = v.state, outputs = v.outputs::jsonb, errors = v.errors::jsonb,
+         finished_at = v.finished_at, task_results = COALESCE(v.tasks::jsonb, r.task_results)
+       FROM unnest($1::uuid[], $2::text[], $3::text[], $4::text[], $5::timestamptz[], $6::text[])
+         AS v(run_id, state, outputs, errors, finished_at, tasks)
+       WHERE r.run_id = v.run_id AND r.state IN ('running', 'suspended')`,
+      [
+        list.map((o) => o.runId),
+        list.map((o) => o.state),
+        list.map((o) => o.outputs),
+        list.map((o) => o.errors),
+        list.map((o) => o.finishedAt),
+        list.map((o) => o.taskResults),
+      ],
+    )
+    return list.map(() => undefined)
+  }
+  const finishing = createGroupCommit(finishRuns, 100)
+
+  const createMany: RunRepository['createMany'] = async (list, tx = db) => {
+    if (list.length === 0) return []
+    const rows = await tx.query<RunRow>(
+      `INSERT INTO job_runs (run_id, job_id, state, inputs, request_id, log_block_hash, log_index)
+       VALUES ${list
+         .map(
+           (_, i) =>
+             `($${6 * i + 1}::uuid, $${6 * i + 2}::bigint, 'running', $${6 * i + 3}::jsonb, $${6 * i + 4}, $${6 * i + 5}, $${6 * i + 6}::int)`,
+         )
+         .join(', ')}
+       ON CONFLICT (job_id, log_block_hash, log_index) DO NOTHING
+       RETURNING ${RUN_COLUMNS}`,
+      list.flatMap((run) => [
+        run.runId,
+        run.jobId,
+        json(run.inputs, 'the run inputs'),
+        run.requestId ?? null,
+        run.logBlockHash ?? null,
+        run.logIndex ?? null,
+      ]),
+    )
+    const byId = new Map(rows.map((r) => [r.run_id, toRun(r)]))
+    return list.flatMap((run) => byId.get(run.runId) ?? [])
+  }
+
   return {
     async create(run, tx = db) {
-      const rows = await tx.query<RunRow>(
-        `INSERT INTO job_runs (run_id, job_id, state, inputs, request_id, log_block_hash, log_index)
-         VALUES ($1, $2, 'running', $3::jsonb, $4, $5, $6)
-         ON CONFLICT (job_id, log_block_hash, log_index) DO NOTHING
-         RETURNING ${RUN_COLUMNS}`,
-        [
-          run.runId,
-          run.jobId,
-          json(run.inputs, 'the run inputs'),
-          run.requestId ?? null,
-          run.logBlockHash ?? null,
-          run.logIndex ?? null,
-        ],
-      )
-      return rows[0] && toRun(rows[0])
+      const [created] = await createMany([run], tx)
+      return created
     },
 
-    store(runId): RunStore {
+    createMany,
+
+    store(runId, options = {}): RunStore {
+      const batched = options.batched === true
       return {
         async taskFinished(record: TaskRunRecord) {
-          const failed = record.error !== undefined
-          await db.query(
-            `INSERT INTO task_runs (run_id, task_id, type, value, error, attempts, started_at, finished_at)
-             VALUES ($1, $2, $3, $4::jsonb, $5, $6, $7, $8)
-             ON CONFLICT (run_id, task_id) DO UPDATE SET type = EXCLUDED.type, value = EXCLUDED.value,
-               error = EXCLUDED.error, attempts = EXCLUDED.attempts, started_at = EXCLUDED.started_at,
-               finished_at = EXCLUDED.finished_at`,
-            [
-              runId,
-              record.taskId,
-              record.type,
-              failed ? null : json(record.value ?? null, `the value of task ${record.taskId}`),
-              failed ? record.error!.message : null,
-              record.attempts,
-              record.startedAt,
-              record.finishedAt,
-            ],
-          )
+          if (batched) return
+          await db.query(UPSERT_TASK, [
+            runId,
+            record.taskId,
+            record.type,
+            taskValue(record),
+            record.error?.message ?? null,
+            record.attempts,
+            record.startedAt,
+            record.finishedAt,
+          ])
         },
         async runFinished(result) {
-          const outputs = result.outputs.map((v, i) => (result.errors[i] ? null : (v ?? null)))
-          const errors = result.errors.map((e) => (e ? e.message : null))
-          if (result.stoppedBy && !errors.some((e) => e !== null)) {
-            errors.push(
-              result.stoppedBy === 'cancelled'
-                ? 'the run was cancelled'
-                : `the run was stopped by task ${result.stoppedBy}`,
-            )
-          }
-          // A run cancelled meanwhile (cancelByRequestId) stays cancelled.
-          await db.query(
-            `UPDATE job_runs SET state = $2, outputs = $3::jsonb, errors = $4::jsonb, finished_at = $5
-             WHERE run_id = $1 AND state IN ('running', 'suspended')`,
-            [
-              runId,
-              result.failed ? 'errored' : 'completed',
-              json(outputs, 'the run outputs'),
-              json(errors, 'the run errors'),
-              result.finishedAt,
-            ],
-          )
+          const outcome = outcomeOf(runId, result, batched)
+          if (batched) await finishing.add(outcome)
+          else await finishRuns([outcome])
         },
       }
     },
 
     async get(runId) {
       if (!UUID.test(runId)) return undefined
-      const [row] = await db.query<RunRow>(
-        `SELECT ${RUN_COLUMNS} FROM job_runs WHERE run_id = $1`,
+      const [row] = await db.query<RunRow & { task_results: string | null }>(
+        `SELECT ${RUN_COLUMNS}, task_results::text AS task_results FROM job_runs WHERE run_id = $1`,
         [runId],
       )
       if (!row) return undefined
-      return { ...toRun(row), tasks: (await tasksOf([row.run_id])).map(toTask) }
+      const tasks = (await tasksOf([row.run_id])).map(toTask)
+      if (row.task_results !== null) tasks.push(...taskResultsOf(row.task_results))
+      tasks.sort(
+        (a, b) => a.finishedAt.getTime() - b.finishedAt.getTime() || (a.taskId < b.taskId ? -1 : 1),
+      )
+      return { ...toRun(row), tasks }
     },
 
     async listByJob(jobId, options = {}) {

@@ -8,6 +8,7 @@ import {
   assignNonces,
   initKeyState,
   insertTx,
+  insertTxs,
   keyState,
   releaseNonceAndFail,
   txById,
@@ -48,6 +49,28 @@ describe('txm store', () => {
     )
     assert.equal(results.filter((r) => r.created).length, 1)
     assert.equal(new Set(results.map((r) => r.tx.id)).size, 1)
+  })
+
+  it('inserts several in one statement: the first of a key creates it, the rest find it', async () => {
+    const chainId = chain++
+    const before = await insertTx(db, tx(chainId, 'old'))
+    const results = await insertTxs(db, [
+      tx(chainId, 'x'),
+      tx(chainId, 'old'),
+      tx(chainId, 'y'),
+      tx(chainId, 'x'),
+    ])
+    assert.deepEqual(
+      results.map((r) => [r.tx.idempotencyKey, r.created]),
+      [
+        [`${chainId}/x`, true],
+        [`${chainId}/old`, false],
+        [`${chainId}/y`, true],
+        [`${chainId}/x`, false],
+      ],
+    )
+    assert.equal(results[1]!.tx.id, before.tx.id)
+    assert.equal(results[3]!.tx.id, results[0]!.tx.id)
   })
 
   it('starts a key’s sequence at the chain nonce, once, and needs the key in eth_keys', async () => {

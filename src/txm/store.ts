@@ -68,22 +68,60 @@ export type InsertTx = {
 
 /** Inserts an `unstarted` transaction, or returns the one with the same idempotency key. */
 export async function insertTx(q: Queryable, t: InsertTx): Promise<{ tx: Tx; created: boolean }> {
+  const [result] = await insertTxs(q, [t])
+  return result!
+}
+
+/**
+ * `insertTx` for several transactions in one statement (plus one to read those whose key was
+ * taken); results in the order given. Within the list, the first of a key creates it.
+ */
+export async function insertTxs(
+  q: Queryable,
+  list: readonly InsertTx[],
+): Promise<{ tx: Tx; created: boolean }[]> {
+  if (list.length === 0) return []
   const inserted = await q.query(
     `INSERT INTO eth_txes (chain_id, from_address, to_address, data, value, gas_limit, state,
        idempotency_key, min_confirmations)
-     VALUES ($1, $2, $3, $4, $5, $6, 'unstarted', $7, $8)
+     VALUES ${list.map((_, i) => `($${8 * i + 1}, $${8 * i + 2}, $${8 * i + 3}, $${8 * i + 4}, $${8 * i + 5}, $${8 * i + 6}, 'unstarted', $${8 * i + 7}, $${8 * i + 8})`).join(', ')}
      ON CONFLICT (idempotency_key) DO NOTHING
      RETURNING *`,
-    [t.chainId, t.from, t.to, t.data, t.value, t.gasLimit, t.idempotencyKey, t.minConfirmations],
+    list.flatMap((t) => [
+      t.chainId,
+      t.from,
+      t.to,
+      t.data,
+      t.value,
+      t.gasLimit,
+      t.idempotencyKey,
+      t.minConfirmations,
+    ]),
   )
-  if (inserted[0]) return { tx: txFromRow(inserted[0]), created: true }
-  const existing = await txByIdempotencyKey(q, t.idempotencyKey)
-  if (!existing) {
-    throw new TxmError('the idempotency key conflicted but no transaction holds it', {
-      retryable: true,
-    })
+  const created = new Map(inserted.map((r) => [String(r.idempotency_key), txFromRow(r)]))
+  const missing = [...new Set(list.map((t) => t.idempotencyKey))].filter((k) => !created.has(k))
+  const existing = new Map<string, Tx>()
+  if (missing.length > 0) {
+    const rows = await q.query('SELECT * FROM eth_txes WHERE idempotency_key = ANY($1::text[])', [
+      missing,
+    ])
+    for (const r of rows) existing.set(String(r.idempotency_key), txFromRow(r))
   }
-  return { tx: existing, created: false }
+  return list.map((t) => {
+    const fresh = created.get(t.idempotencyKey)
+    if (fresh) {
+      created.delete(t.idempotencyKey)
+      existing.set(t.idempotencyKey, fresh)
+      return { tx: fresh, created: true }
+    }
+    const tx = existing.get(t.idempotencyKey)
+    if (!tx) {
+      throw new TxmError('the idempotency key conflicted but no transaction holds it', {
+        retryable: true,
+      })
+    }
+    return { tx, created: false }
+  })
 }
 
 export async function txById(q: Queryable, id: bigint): Promise<Tx | undefined> {

@@ -12,6 +12,7 @@ import { privateKeyToAddress, signTransaction } from 'viem/accounts'
 import type { Common } from '../common.ts'
 import { errorMessage } from '../errors.ts'
 import type { Queryable } from '../store/db.ts'
+import { createGroupCommit } from '../store/group-commit.ts'
 import { classifySendError, nodeMessage, type SendOutcome } from './classify.ts'
 import { TxmError } from './errors.ts'
 import { bumpFees, initialFees } from './fees.ts'
@@ -37,9 +38,11 @@ import {
   FILLER_KEY_PREFIX,
   type FinalOutcome,
   failAndFill,
+  type InsertTx,
   initKeyState,
   insertAttempts,
   insertTx,
+  insertTxs,
   type KeyState,
   keyState,
   markBroadcast,
@@ -175,7 +178,10 @@ export function createTxm(common: Common, options: TxmOptions): Txm {
   const withAttempts = async (tx: Tx | undefined) =>
     tx ? { ...tx, attempts: await attemptsOf(db, tx.id) } : undefined
 
-  async function enqueue(req: TxRequest, q: Queryable = db) {
+  /** Transactions queued outside a caller's transaction are inserted together. */
+  const inserting = createGroupCommit((list: InsertTx[]) => insertTxs(db, list))
+
+  async function enqueue(req: TxRequest, q?: Queryable) {
     if (typeof req.idempotencyKey !== 'string' || req.idempotencyKey === '') {
       throw new TxmError('enqueue needs an idempotency key')
     }
@@ -201,14 +207,17 @@ export function createTxm(common: Common, options: TxmOptions): Txm {
     if (req.from !== undefined) {
       from = getAddress(req.from)
       if (!keys.has(from)) throw new TxmError(`no key for ${from} in the transaction manager`)
+    } else if (keys.size === 1) {
+      // No choice to make (a disabled key's transactions wait for it to be enabled).
+      from = keys.keys().next().value!
     } else {
-      const disabled = await disabledKeys(q, chainId)
+      const disabled = await disabledKeys(q ?? db, chainId)
       const enabled = [...keys.keys()].filter((k) => !disabled.has(k))
       if (enabled.length === 0) throw new TxmError(`no enabled key for chain ${chainId}`)
       from = enabled[roundRobin++ % enabled.length]!
     }
     const to = getAddress(req.to)
-    const { tx, created } = await insertTx(q, {
+    const row: InsertTx = {
       chainId,
       from,
       to,
@@ -217,7 +226,8 @@ export function createTxm(common: Common, options: TxmOptions): Txm {
       gasLimit,
       minConfirmations,
       idempotencyKey: req.idempotencyKey,
-    })
+    }
+    const { tx, created } = q ? await insertTx(q, row) : await inserting.add(row)
     const fields = { tx_id: String(tx.id), from: tx.from, idempotency_key: req.idempotencyKey }
     if (created) {
       log.info(fields, 'transaction queued')
