@@ -1,5 +1,6 @@
 import { Command, CommanderError } from 'commander'
 import { BaseError } from '../errors.ts'
+import { adapterCommand } from './adapter.ts'
 import { bridgesCommand } from './bridges.ts'
 import { demoCommand } from './demo.ts'
 import { deployCommand } from './deploy.ts'
@@ -10,6 +11,7 @@ import { nodeConfigCommand } from './node-config.ts'
 import { nodeStartCommand } from './node-start.ts'
 import { nodeStatusCommand } from './node-status.ts'
 import { runsCommand } from './runs.ts'
+import { sourcesCommand } from './sources.ts'
 
 /** The `orakel` command line. Each command lives in its own module. */
 export function buildProgram(): Command {
@@ -30,6 +32,8 @@ export function buildProgram(): Command {
   program.addCommand(bridgesCommand())
   program.addCommand(loginCommand())
   program.addCommand(logoutCommand())
+  program.addCommand(adapterCommand())
+  program.addCommand(sourcesCommand())
   // Usage errors in subcommands are reported through main(), not by exiting the process.
   const override = (cmd: Command) => {
     cmd.exitOverride()
