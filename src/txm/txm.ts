@@ -57,8 +57,13 @@ import {
 } from './store.ts'
 import type { Attempt, Fees, ReceiptSummary, Tx, TxRequest, TxWithAttempts } from './types.ts'
 
+/** How long a key's state (its `disabled` flag) is trusted before it is read again. */
+const KEY_STATE_TTL_MS = 1000
+
 /** Receipts asked for at once. */
 const RECEIPT_CONCURRENCY = 16
+
+const maxB = (a: bigint, b: bigint) => (a > b ? a : b)
 
 /** `fn` over `items`, at most `limit` at a time; results in order. */
 async function mapLimit<T, R>(
@@ -93,6 +98,8 @@ export type TxmOptions = {
   /** Blocks deep a receipt must be (1 = in the latest block) before the outcome is final. */
   confirmations: number
   defaultGasLimit: bigint
+  /** Least time between the starts of two ticks woken by `wake()` (default 20 ms). */
+  minTickGapMs?: number | undefined
   /** Most `unconfirmed` transactions per key at once (default 64). */
   maxInFlight?: number | undefined
   /** Custom errors to decode revert reasons with, besides those of Orakel's contracts. */
@@ -559,19 +566,29 @@ export function createTxm(common: Common, options: TxmOptions): Txm {
     ks: KeyState,
     pending: readonly TxWithAttempts[],
     ctx: TickContext,
+    /** The block at which the key's mined nonce last advanced (as this process saw it). */
+    movedAt: bigint,
   ): Promise<void> {
-    for (const tx of pending) {
+    for (const [i, tx] of pending.entries()) {
       const { attempts } = tx
       const last = attempts.at(-1)
       if (!last || !attempts.some((a) => a.state === 'broadcast')) continue // first send pending
+      // The lowest pending nonce: the one the chain needs next; the others wait behind it.
+      const first = i === 0
       if (last.state === 'in_progress') {
         // A replacement persisted but not accepted yet (refused, or the process stopped).
         const [ok] = await sendAll([{ tx, attempt: last, kind: 'bump' }], ks, ctx)
         if (ok) metrics.bumps.inc(label)
         continue
       }
-      const waited = ctx.head.number - (last.broadcastBlock ?? ctx.head.number)
-      if (waited >= BigInt(options.bumpAfterBlocks)) {
+      // Stuck: nothing of this key was mined for bumpAfterBlocks blocks since it was sent (a
+      // transaction queued behind others that are being mined is not stuck).
+      const since = maxB(last.broadcastBlock ?? ctx.head.number, movedAt)
+      const waited = ctx.head.number - since
+      // Replaced: the first when it is stuck; any other only when no block could include it
+      // now (its max fee is under the base fee), as it would otherwise be mined after the first.
+      const replace = first || last.maxFeePerGas < ctx.head.baseFee
+      if (replace && waited >= BigInt(options.bumpAfterBlocks)) {
         const decision = bumpFees({
           previous: last,
           baseFee: ctx.head.baseFee,
@@ -596,8 +613,9 @@ export function createTxm(common: Common, options: TxmOptions): Txm {
           log.warn({ tx_id: String(tx.id), nonce: tx.nonce, hash: last.hash, from }, decision.error)
         }
       }
-      // Below the base fee the node would refuse it and no block would include it: wait.
-      if (last.maxFeePerGas < ctx.head.baseFee) continue
+      // Below the base fee the node would refuse it and no block would include it: wait. Only
+      // the first is looked up (a lost one further up is found when its turn comes).
+      if (!first || last.maxFeePerGas < ctx.head.baseFee) continue
       // Asked once per attempt and head, not every tick.
       if (lostChecked.get(last.id) === ctx.head.number) continue
       lostChecked.set(last.id, ctx.head.number)
@@ -608,9 +626,22 @@ export function createTxm(common: Common, options: TxmOptions): Txm {
     }
   }
 
-  async function processKey(from: Address, ctx: TickContext): Promise<void> {
+  /** Per key: its nonce at the latest block, and the head when that was first seen. */
+  const progress = new Map<Address, { nonce: number; block: bigint }>()
+
+  /** Key states read at most once a second (only `dbAddress` and `disabled` are used). */
+  const keyStates = new Map<Address, { ks: KeyState; at: number }>()
+  async function cachedKeyState(from: Address): Promise<KeyState> {
+    const cached = keyStates.get(from)
+    if (cached && performance.now() - cached.at < KEY_STATE_TTL_MS) return cached.ks
     let ks = await keyState(db, chainId, from)
     if (!ks) ks = await initKeyState(db, chainId, from, await nonceAt(client, from, 'pending'))
+    keyStates.set(from, { ks, at: performance.now() })
+    return ks
+  }
+
+  async function processKey(from: Address, ctx: TickContext): Promise<void> {
+    const ks = await cachedKeyState(from)
     let open = await unconfirmedWithAttempts(db, chainId, from)
     if (open.length > 0) {
       const latestNonce = await nonceAt(client, from, 'latest')
@@ -619,11 +650,18 @@ export function createTxm(common: Common, options: TxmOptions): Txm {
         open.filter((t) => t.nonce !== null && t.nonce < latestNonce),
       )
       open = open.filter((t) => !done.has(t.id))
+      // The key's queue moves while its mined nonce advances: count blocks from then.
+      const moved = progress.get(from)
+      if (moved?.nonce !== latestNonce) {
+        // First sight (start, or the key just got work): no constraint beyond broadcast blocks.
+        progress.set(from, { nonce: latestNonce, block: moved ? ctx.head.number : 0n })
+      }
       await bumpAndResend(
         from,
         ks,
         open.filter((t) => t.nonce !== null && t.nonce >= latestNonce),
         ctx,
+        progress.get(from)!.block,
       )
       const live = new Set(open.flatMap((t) => t.attempts.map((a) => a.id)))
       for (const id of lostChecked.keys()) if (!live.has(id)) lostChecked.delete(id)
@@ -675,25 +713,30 @@ export function createTxm(common: Common, options: TxmOptions): Txm {
   let timer: NodeJS.Timeout | undefined
   let running = false
   let ticking = false
-  /** A wake-up came during a tick: run the next one at once. */
+  /** A wake-up came during a tick: run the next one as soon as allowed. */
   let again = false
   let interval = 0
+  let lastStart = Number.NEGATIVE_INFINITY
+  /** Ticks start at least this far apart, so that wake-ups under load gather work. */
+  const minGap = options.minTickGapMs ?? 20
   const schedule = (ms: number) => {
     if (timer) clearTimeout(timer)
-    timer = setTimeout(loop, ms)
+    timer = setTimeout(loop, Math.max(0, ms))
     timer.unref()
   }
+  const soon = () => lastStart + minGap - performance.now()
   async function loop(): Promise<void> {
     timer = undefined
     ticking = true
     again = false
+    lastStart = performance.now()
     try {
       await tick()
     } catch (err) {
       log.error({ err: errorMessage(err) }, 'transaction manager tick failed')
     }
     ticking = false
-    if (running) schedule(again ? 0 : interval)
+    if (running) schedule(again ? soon() : interval)
   }
   function start(intervalMs: number): void {
     if (running) return
@@ -704,7 +747,7 @@ export function createTxm(common: Common, options: TxmOptions): Txm {
   function wake(): void {
     if (!running) return
     if (ticking) again = true
-    else schedule(0)
+    else schedule(soon())
   }
 
   async function stop(): Promise<void> {
