@@ -1,5 +1,5 @@
 import { BaseError } from '../errors.ts'
-import { stringifyJson } from '../pipeline/json.ts'
+import { parseJson, stringifyJson } from '../pipeline/json.ts'
 import {
   AdapterError,
   InputValidationError,
@@ -40,7 +40,7 @@ export type AdapterOutput = { result: unknown } & JsonObject
 
 export type AdapterContext = {
   /** The request's `id` (the node's run id), echoed as `jobRunID`. */
-  id: string | number | null
+  id: AdapterRequest['id']
   /** The request's `meta`, when it sent one. */
   meta: unknown
   /** Aborted when the caller goes away (synchronous requests only). */
@@ -75,7 +75,7 @@ export type AdapterDefinition<Input = JsonObject> = {
 
 /** A parsed request. */
 export type AdapterRequest = {
-  id: string | number | null
+  id: string | number | bigint | null
   data: unknown
   meta: unknown
   responseURL: string | undefined
@@ -112,7 +112,8 @@ export function defineAdapter<Input = JsonObject>(def: AdapterDefinition<Input>)
   async function execute(request: AdapterRequest, signal?: AbortSignal): Promise<Execution> {
     const id = request.id
     try {
-      const violations = input.validate(request.data)
+      // The schema sees plain JSON; `run` gets exact numbers (bigints, Decimals).
+      const violations = input.validate(JSON.parse(stringifyJson(request.data)))
       if (violations.length > 0) throw new InputValidationError(def.name, violations)
       const ctx: AdapterContext = {
         id,
@@ -196,26 +197,26 @@ export function errorReply(id: AdapterRequest['id'], err: unknown): AdapterReply
 export function parseAdapterRequest(text: string): AdapterRequest {
   let body: unknown
   try {
-    body = JSON.parse(text)
+    body = parseJson(text)
   } catch (cause) {
     const snippet = text.length > 60 ? `${text.slice(0, 60)}…` : text
     throw new AdapterError('the request body is not JSON', {
       statusCode: 400,
       cause,
-      details: `${cause instanceof Error ? cause.message : String(cause)}; body: ${JSON.stringify(snippet)}`,
+      details: `${(cause as { details?: string }).details ?? String(cause)}; body: ${JSON.stringify(snippet)}`,
     })
   }
-  if (body === null || typeof body !== 'object' || Array.isArray(body)) {
+  if (!isJsonObject(body)) {
     throw new AdapterError(
       `the request body must be a JSON object {"id", "data", ...}, got ${Array.isArray(body) ? 'an array' : body === null ? 'null' : typeof body}`,
       { statusCode: 400 },
     )
   }
   const { id, data, meta, responseURL } = body as JsonObject
-  if (id !== undefined && id !== null && typeof id !== 'string' && typeof id !== 'number') {
+  if (id !== undefined && id !== null && !['string', 'number', 'bigint'].includes(typeof id)) {
     throw new AdapterError('"id" must be a string or a number', { statusCode: 400 })
   }
-  if (data !== undefined && (data === null || typeof data !== 'object' || Array.isArray(data))) {
+  if (data !== undefined && !isJsonObject(data)) {
     throw new AdapterError('"data" must be a JSON object', { statusCode: 400 })
   }
   let url: string | undefined
@@ -230,9 +231,14 @@ export function parseAdapterRequest(text: string): AdapterRequest {
     url = responseURL
   }
   return {
-    id: (id as string | number | undefined) ?? null,
+    id: (id as AdapterRequest['id'] | undefined) ?? null,
     data: data ?? {},
     meta,
     responseURL: url,
   }
+}
+
+/** A plain JSON object (not an array, null, or an exact number). */
+function isJsonObject(v: unknown): v is JsonObject {
+  return v !== null && typeof v === 'object' && Object.getPrototypeOf(v) === Object.prototype
 }

@@ -376,6 +376,35 @@ describe('serveAdapter', () => {
   })
 })
 
+describe('exact numbers', () => {
+  it('reach run exactly and go back on the wire with every digit', async () => {
+    const echo = defineAdapter<{ n: unknown }>({
+      name: 'echo',
+      input: { type: 'object', properties: { n: { type: 'number' } } },
+      output: { type: 'object', properties: { result: { type: 'number' } } },
+      run: (input) => ({ result: input.n, kind: typeof input.n }),
+    })
+    const server = await serveAdapter(echo)
+    servers.push(server)
+    const res = await fetch(`${server.url}/`, {
+      method: 'POST',
+      body: '{"id": 18446744073709551617, "data": {"n": 123456789012345678901234567890}}',
+    })
+    const text = await res.text()
+    assert.equal(res.status, 200, text)
+    assert.equal(
+      text,
+      '{"jobRunID":18446744073709551617,"data":{"result":123456789012345678901234567890,"kind":"bigint"},"result":123456789012345678901234567890,"statusCode":200}',
+    )
+    const decimalData = await fetch(`${server.url}/`, {
+      method: 'POST',
+      body: '{"data": 1.00000000000000000001}',
+    })
+    assert.equal(decimalData.status, 400)
+    await decimalData.body?.cancel()
+  })
+})
+
 describe('the node bridge task against an SDK adapter', () => {
   it('reads the reply, the errors and the pending marker', async () => {
     const server = await serve({ token: 'out' })
