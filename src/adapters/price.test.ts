@@ -213,7 +213,7 @@ describe('price adapter', () => {
     assert.equal(reply.status, 200, JSON.stringify(reply.body))
     const stale = reply.body.data!.sources[2]!
     assert.equal(stale.status, 'failed')
-    assert.equal(stale.reason, 'failed: stale, the price is 600 s old (maxAgeMs 60000)')
+    assert.match(stale.reason!, /^failed: stale, the price is 60\d s old \(maxAgeMs 60000\)$/)
     assert.equal(reply.body.data!.usedOrigins, 2)
   })
 

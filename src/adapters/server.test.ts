@@ -47,6 +47,12 @@ after(async () => {
 })
 
 let release: (() => void) | undefined
+/** Resolves when the next pending run has started (and `release` is its own). */
+let pendingStarted: () => void = () => {}
+const nextPending = () =>
+  new Promise<void>((resolve) => {
+    pendingStarted = resolve
+  })
 
 /** Doubles `x`; `x = 13` throws an AdapterError, `x = 99` a plain Error, `x = 7` breaks its own
  * output schema, `x = 42` answers later. */
@@ -74,6 +80,7 @@ const doubler: Adapter = defineAdapter<{ x: number; label?: string }>({
             input.x === 42
               ? resolve({ result: 84, label: 'late' })
               : reject(new AdapterError('gave up'))
+          pendingStarted()
         }),
       )
     }
@@ -353,8 +360,9 @@ describe('serveAdapter', () => {
 
   it('waits and answers synchronously when a pending run has no responseURL', async () => {
     const server = await serve()
+    const started = nextPending()
     const reply = post(server, { id: 'run-12', data: { x: 42 } })
-    await new Promise((r) => setTimeout(r, 20))
+    await started
     release!()
     const res = await reply
     assert.equal(res.status, 200)
