@@ -10,7 +10,7 @@ import { z } from 'zod'
 import type { Common } from '../common.ts'
 import { BaseError } from '../errors.ts'
 import { JobSpecError, type ParsedJob, parseJobSpec } from '../pipeline/job-spec.ts'
-import { stringifyJson } from '../pipeline/json.ts'
+import { parseJson, stringifyJson } from '../pipeline/json.ts'
 import type { TaskRegistry } from '../pipeline/pipeline.ts'
 import { TASKS } from '../pipeline/tasks/index.ts'
 import {
@@ -60,6 +60,14 @@ export type ApiServerOptions = {
   onJobCreated?: ((job: Job, parsed: ParsedJob) => Promise<void> | void) | undefined
   /** Called after a job is (soft-)deleted. */
   onJobDeleted?: ((job: Job) => Promise<void> | void) | undefined
+  /**
+   * `PATCH /v2/resume/<runId>` from an asynchronous external adapter: `token` is the
+   * `Authorization: Bearer` value (the bridge's incoming token, checked by the callee), `body`
+   * the request body as exact JSON. Without it the route answers 404.
+   */
+  resume?:
+    | ((runId: string, token: string, body: unknown) => Promise<{ status: number; body: object }>)
+    | undefined
   /** What `GET /v2/status` returns. */
   status?: (() => Promise<object>) | undefined
   /** Task types job specs may use; default: all built-in tasks. */
@@ -118,6 +126,7 @@ export const runView = (r: Run | RunWithTasks) => ({
   requestId: r.requestId ?? null,
   logBlockHash: r.logBlockHash ?? null,
   logIndex: r.logIndex ?? null,
+  pendingTask: r.pendingTask ?? null,
   createdAt: iso(r.createdAt),
   finishedAt: iso(r.finishedAt),
   ...('tasks' in r
@@ -293,6 +302,32 @@ export function createApiApp(common: Common<unknown>, options: ApiServerOptions)
   })
 
   app.get('/health', (c) => send(c, 200, { status: 'ok' }))
+
+  // Asynchronous adapters answer here; the bridge's incoming token (not an API credential)
+  // authenticates them.
+  app.patch('/v2/resume/:runId', async (c) => {
+    if (!options.resume) throw new ApiError(404, 'this node does not resume runs')
+    const token = /^Bearer\s+(\S+)\s*$/i.exec(c.req.header('authorization') ?? '')?.[1]
+    if (!token) {
+      throw new ApiError(401, 'the bridge incoming token is required', {
+        details: 'send Authorization: Bearer <incoming token of the bridge>',
+      })
+    }
+    if (contentType(c) !== 'application/json') {
+      throw new ApiError(415, 'the request body must be JSON (content-type: application/json)')
+    }
+    let body: unknown
+    try {
+      body = parseJson(await readText(c, maxBody))
+    } catch (cause) {
+      if (cause instanceof ApiError) throw cause
+      throw new ApiError(400, 'the request body is not valid JSON', {
+        details: cause instanceof Error ? cause.message : undefined,
+      })
+    }
+    const outcome = await options.resume(c.req.param('runId'), token, body)
+    return send(c, outcome.status, outcome.body)
+  })
 
   // Login needs no credential; the rate limit guards it.
   app.post('/v2/sessions', async (c) => {

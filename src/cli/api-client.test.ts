@@ -214,6 +214,7 @@ describe(`CLI against the REST API (${process.env.DATABASE_URL ? 'Postgres serve
       errors: [undefined],
       failed: false,
       stoppedBy: undefined,
+      pending: [],
       tasks: new Map(),
       startedAt: t,
       finishedAt: t,

@@ -160,6 +160,13 @@ export function createDirectRequestService(common: Common, deps: DirectRequestDe
           : deps.defaultTimeoutMs,
         signal: controller.signal,
       })
+      if (result.pending.length > 0) {
+        log.info(
+          { job_id: String(job.id), run_id: runId, pending: result.pending },
+          'run suspended: waiting for an asynchronous adapter',
+        )
+        return
+      }
       const errors = result.errors.filter((e) => e !== undefined).map((e) => e.shortMessage)
       log.info(
         { job_id: String(job.id), run_id: runId, failed: result.failed, errors },

@@ -7,6 +7,8 @@ import { BaseError } from '../errors.ts'
 import { createEthKeyStore } from '../keys/eth-keys.ts'
 import { createHttpClient } from '../pipeline/http-client.ts'
 import { parseJobSpec } from '../pipeline/job-spec.ts'
+import type { TaskRegistry } from '../pipeline/pipeline.ts'
+import { createBridgeTask } from '../pipeline/tasks/bridge.ts'
 import { viemChainReader } from '../pipeline/tasks/ethcall.ts'
 import { TASKS } from '../pipeline/tasks/index.ts'
 import { createBridgeRepository } from '../store/bridges.ts'
@@ -21,6 +23,7 @@ import {
   type DirectRequestJob,
 } from './directrequest.ts'
 import { createLogBroadcaster } from './log-broadcaster.ts'
+import { resumeRun } from './resume.ts'
 
 /**
  * The oracle node: the database, keys, RPC pool, log broadcaster, transaction manager, the job
@@ -116,6 +119,14 @@ export async function startNode(params: StartNodeParameters): Promise<OracleNode
       finalityDepth: config.chain.finalityDepth,
     })
 
+    // The bridge task tells asynchronous adapters where to answer: this node's API.
+    let apiUrl = ''
+    const tasks: TaskRegistry = new Map([
+      ...TASKS,
+      ['bridge', createBridgeTask({ responseURL: (ctx) => `${apiUrl}/v2/resume/${ctx.runId}` })],
+    ])
+    const bridges = createBridgeRepository(db)
+
     const http = createHttpClient({
       allowUnrestricted: config.security.allowUnrestrictedNetworkAccess,
     })
@@ -129,7 +140,7 @@ export async function startNode(params: StartNodeParameters): Promise<OracleNode
       taskDeps: {
         http,
         allowUnrestrictedNetworkAccess: config.security.allowUnrestrictedNetworkAccess,
-        bridges: createBridgeRepository(db).registry(),
+        bridges: bridges.registry(),
         chain: viemChainReader(client),
         evmChainID: BigInt(config.chain.id),
       },
@@ -140,7 +151,8 @@ export async function startNode(params: StartNodeParameters): Promise<OracleNode
     })
     cleanup.push(() => directRequest.stop())
 
-    const activate = (job: Job, parsed = parseJobSpec(job.specToml, TASKS)): DirectRequestJob => {
+    const activate = (job: Job): DirectRequestJob => {
+      const parsed = parseJobSpec(job.specToml, tasks)
       const active = { id: job.id, externalJobID: job.externalJobID, name: job.name, parsed }
       if (parsed.spec.type === 'directrequest') directRequest.addJob(active)
       return active
@@ -156,10 +168,11 @@ export async function startNode(params: StartNodeParameters): Promise<OracleNode
         )
       }
     }
-    // Runs that were unfinished when the node stopped pick up from their recorded tasks.
+    // Runs that were unfinished when the node stopped pick up from their recorded tasks; runs
+    // suspended on an asynchronous adapter wait for its PATCH /v2/resume.
     for (const run of await runs.listUnfinished()) {
       const job = byId.get(run.jobId)
-      if (!job) continue
+      if (!job || run.pendingTask !== undefined) continue
       logger.info({ job_id: String(run.jobId), run_id: run.runId }, 'resuming run')
       directRequest.resume(job, run.runId, run.inputs as Record<string, unknown>, run.previous)
     }
@@ -175,9 +188,12 @@ export async function startNode(params: StartNodeParameters): Promise<OracleNode
       adminPassword: config.api.adminPassword,
       loginRateLimitPerMinute: config.api.loginRateLimitPerMinute,
       sessionTtlHours: config.api.sessionTtlHours,
-      onJobCreated: (job, parsed) => {
-        byId.set(job.id, activate(job, parsed))
+      tasks,
+      onJobCreated: (job) => {
+        byId.set(job.id, activate(job))
       },
+      resume: (runId, token, body) =>
+        resumeRun({ runs, bridges, byId, directRequest, logger }, runId, token, body),
       onJobDeleted: (job) => {
         directRequest.removeJob(job.id)
         byId.delete(job.id)
@@ -190,6 +206,7 @@ export async function startNode(params: StartNodeParameters): Promise<OracleNode
         jobs: byId.size,
       }),
     })
+    apiUrl = api.url
     cleanup.push(() => api.close())
     logger.info({ api: api.url, chain_id: config.chain.id, keys: [...keys.keys()] }, 'node started')
     return { config, common, apiUrl: api.url, apiToken, keys: [...keys.keys()], stop }

@@ -50,6 +50,15 @@ const tasks: TaskDefinition[] = [
         : ok(`ok after ${n}`)
     },
   }),
+  defineTask({
+    type: 'later',
+    params: [],
+    run: () => {
+      const error = new TaskError('the answer comes later')
+      Object.assign(error, { pending: true })
+      return { error }
+    },
+  }),
   {
     type: 'throws',
     params: [],
@@ -198,6 +207,35 @@ describe('runPipeline', () => {
     assert.deepEqual(resumed.outputs, ['AB'])
     assert.equal(flakyCounts.get('resume-1'), 1)
     assert.deepEqual([...resumed.tasks.keys()], ['c'])
+  })
+
+  it('suspends on a pending task: its successors wait, other branches finish', async () => {
+    const pipeline = build(
+      'a [type=value value="1"]\nwait [type=later]\nafter [type=concat]\nother [type=value value="2"]\na -> wait -> after',
+    )
+    const store = new MemoryStore()
+    const result = await runPipeline({ pipeline, runId: 'p1', store })
+    assert.deepEqual(result.pending, ['wait'])
+    assert.equal(result.failed, false)
+    assert.deepEqual(
+      store.tasks.map((t) => t.taskId).sort(),
+      ['a', 'other'],
+      'the pending task is not recorded as finished, and "after" did not run',
+    )
+    // Resumed with the answer: only what was left runs.
+    const resumed = await runPipeline({
+      pipeline,
+      runId: 'p1',
+      previous: new Map([
+        ['a', { value: '1' }],
+        ['other', { value: '2' }],
+        ['wait', { value: 'X' }],
+      ]),
+    })
+    assert.deepEqual(resumed.pending, [])
+    assert.equal(resumed.failed, false)
+    assert.deepEqual([...resumed.tasks.keys()], ['after'])
+    assert.ok(resumed.outputs.includes('X'))
   })
 
   it('can be cancelled from outside', async () => {

@@ -6,8 +6,15 @@ import { Vars } from './vars.ts'
  * Runs a pipeline: every task starts as soon as all of its inputs have finished, so independent
  * branches run in parallel. A task's value becomes the variable named after it. A failed task
  * passes its error on as an input; a task with `failEarly="true"` that fails stops the run.
+ * A task whose error is marked `pending` (an asynchronous external adapter) suspends the run:
+ * its successors do not start, the other branches finish, and the run ends with `pending`
+ * naming it; it is resumed later with that task's result in `previous`.
  * Results go to a `RunStore` as they happen so a run can be persisted and resumed.
  */
+
+/** Whether a task's error means "the answer comes later" rather than a failure. */
+export const isPending = (error: unknown): boolean =>
+  (error as { pending?: unknown } | undefined)?.pending === true
 
 export type TaskRunRecord = {
   runId: string
@@ -28,8 +35,10 @@ export type RunResult = {
   outputs: unknown[]
   /** Errors of the terminal tasks (undefined where one succeeded). */
   errors: (TaskError | undefined)[]
-  /** Whether any terminal task failed or the run was stopped. */
+  /** Whether any terminal task failed or the run was stopped (never when it is pending). */
   failed: boolean
+  /** Tasks waiting for an asynchronous answer: the run is suspended, not finished. */
+  pending: string[]
   /** The task that stopped the run through failEarly or cancellation, if any. */
   stoppedBy: string | undefined
   tasks: Map<string, TaskRunRecord>
@@ -88,11 +97,17 @@ export async function runPipeline(params: RunParameters): Promise<RunResult> {
     finish = resolve
   })
 
+  const pending: string[] = []
   const complete = async (
     task: TaskNode,
     result: TaskResult,
     record: TaskRunRecord | undefined,
   ) => {
+    if (result.error && isPending(result.error)) {
+      // Not a result yet: nothing is recorded and nothing after it starts.
+      pending.push(task.id)
+      return
+    }
     results.set(task.id, result)
     if (result.error === undefined) vars.set(task.id, result.value)
     if (record) {
@@ -219,11 +234,13 @@ export async function runPipeline(params: RunParameters): Promise<RunResult> {
     outputs.push(r.value)
     errors.push(r.error)
   }
+  const suspended = pending.length > 0 && stoppedBy === undefined
   const result: RunResult = {
     runId,
     outputs,
     errors,
-    failed: stoppedBy !== undefined || errors.some((e) => e !== undefined),
+    pending: suspended ? pending : [],
+    failed: !suspended && (stoppedBy !== undefined || errors.some((e) => e !== undefined)),
     stoppedBy,
     tasks: records,
     startedAt,

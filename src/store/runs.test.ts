@@ -125,6 +125,7 @@ describe(`run repository (${process.env.DATABASE_URL ? 'Postgres server' : 'PGli
       errors: [undefined],
       failed: false,
       stoppedBy: undefined,
+      pending: [],
       tasks: new Map(),
       startedAt: t,
       finishedAt: t,
@@ -172,6 +173,60 @@ describe(`run repository (${process.env.DATABASE_URL ? 'Postgres server' : 'PGli
       ['a', '7'],
       ['b', '21'],
     ])
+  })
+
+  it('suspends a run on a pending task; exactly one answer resumes it', async () => {
+    const pipeline = buildPipeline(
+      'a [type=memo value="7"]\nwait [type=bridge name="slow" async="true"]\nb [type=multiply input="$(wait)" times=2]\na -> wait -> b',
+      TASKS,
+    )
+    const runId = randomUUID()
+    await runs.create({ jobId, runId, inputs: {} })
+    const result = await runPipeline({
+      pipeline,
+      runId,
+      store: runs.store(runId, { batched: true }),
+      deps: {
+        bridges: { get: async () => ({ name: 'slow', url: 'http://127.0.0.1:1' }) },
+        http: {
+          request: async () => ({
+            status: 200,
+            headers: {},
+            body: Buffer.from('{"pending":true}'),
+            url: 'http://127.0.0.1:1',
+          }),
+          close: () => {},
+        } as never,
+      },
+    })
+    assert.deepEqual(result.pending, ['wait'])
+    const waiting = await runs.get(runId)
+    assert.equal(waiting!.state, 'suspended')
+    assert.equal(waiting!.pendingTask, 'wait')
+    assert.deepEqual(
+      waiting!.tasks.map((t) => t.taskId),
+      ['a'],
+    )
+    const listed = (await runs.listUnfinished()).find((r) => r.runId === runId)
+    assert.equal(listed?.pendingTask, 'wait')
+    assert.deepEqual([...listed!.previous.keys()], ['a'])
+
+    assert.equal(await runs.resumeSuspended(runId, 'a', { value: 1 }), undefined, 'wrong task')
+    const resumed = await runs.resumeSuspended(runId, 'wait', { value: 21 })
+    assert.equal(resumed?.state, 'running')
+    assert.deepEqual([...resumed!.previous.keys()].sort(), ['a', 'wait'])
+    assert.equal(await runs.resumeSuspended(runId, 'wait', { value: 22 }), undefined, 'only once')
+
+    await runPipeline({
+      pipeline,
+      runId,
+      previous: resumed!.previous,
+      store: runs.store(runId, { batched: true }),
+    })
+    const done = await runs.get(runId)
+    assert.equal(done!.state, 'completed')
+    assert.deepEqual(done!.outputs, [42])
+    assert.deepEqual(done!.tasks.map((t) => t.taskId).sort(), ['a', 'b', 'wait'])
   })
 
   it('lists a job runs newest first with limit and offset', async () => {
@@ -242,6 +297,7 @@ describe(`run repository (${process.env.DATABASE_URL ? 'Postgres server' : 'PGli
       errors: [undefined],
       failed: false,
       stoppedBy: undefined,
+      pending: [],
       tasks: new Map(),
       startedAt: new Date(),
       finishedAt: new Date(),

@@ -42,14 +42,21 @@ export type Run = {
   requestId: string | undefined
   logBlockHash: string | undefined
   logIndex: number | undefined
+  /** A suspended run: the task waiting for an asynchronous answer. */
+  pendingTask: string | undefined
   createdAt: Date
   finishedAt: Date | undefined
 }
 
 export type RunWithTasks = Run & { tasks: TaskRun[] }
 
-/** An unfinished run and what its finished tasks returned: `previous` for `runPipeline`. */
+/**
+ * An unfinished run and what its finished tasks returned: `previous` for `runPipeline`; a
+ * suspended one names the task waiting for an asynchronous answer.
+ */
 export type UnfinishedRun = Run & { previous: Map<string, TaskResult> }
+
+type UnfinishedRow = RunRow & { task_results: string | null }
 
 export type NewRun = {
   jobId: bigint
@@ -83,6 +90,16 @@ export type RunRepository = {
   /** Runs still running or suspended (to resume after a restart), oldest first. */
   listUnfinished(): Promise<UnfinishedRun[]>
   /**
+   * Takes a run suspended on `taskId` back to running, with `result` as that task's outcome
+   * (recorded with the run's task results). Undefined when the run is not suspended on that
+   * task (unknown, finished, cancelled, or resumed already): only one caller gets it.
+   */
+  resumeSuspended(
+    runId: string,
+    taskId: string,
+    result: TaskResult,
+  ): Promise<UnfinishedRun | undefined>
+  /**
    * Cancels the unfinished runs of a request; returns their run ids. Pass `tx` to cancel within
    * the caller's transaction (on PGlite a query outside it would wait for it to end).
    */
@@ -93,7 +110,7 @@ const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i
 
 const RUN_COLUMNS = `id::text AS id, run_id::text AS run_id, job_id::text AS job_id, state,
   inputs::text AS inputs, outputs::text AS outputs, errors::text AS errors, request_id,
-  log_block_hash, log_index, created_at, finished_at`
+  log_block_hash, log_index, created_at, finished_at, pending_task`
 
 type RunRow = {
   id: string
@@ -106,6 +123,7 @@ type RunRow = {
   request_id: string | null
   log_block_hash: string | null
   log_index: number | null
+  pending_task: string | null
   created_at: Date
   finished_at: Date | null
 }
@@ -135,6 +153,7 @@ const toRun = (r: RunRow): Run => ({
   requestId: r.request_id ?? undefined,
   logBlockHash: r.log_block_hash ?? undefined,
   logIndex: r.log_index ?? undefined,
+  pendingTask: r.pending_task ?? undefined,
   createdAt: new Date(r.created_at),
   finishedAt: r.finished_at ? new Date(r.finished_at) : undefined,
 })
@@ -210,16 +229,30 @@ function taskResultsJson(records: Iterable<TaskRunRecord>): string {
 
 type RunOutcome = {
   runId: string
-  state: 'completed' | 'errored'
-  outputs: string
-  errors: string
-  finishedAt: Date
+  state: 'completed' | 'errored' | 'suspended'
+  outputs: string | null
+  errors: string | null
+  finishedAt: Date | null
+  /** A suspended run: the task waiting for an asynchronous answer. */
+  pendingTask: string | null
   /** Batched stores: the task runs (JSON array text). */
   taskResults: string | null
 }
 
 /** A finished run's row values: outputs and errors as exact JSON text. */
 function outcomeOf(runId: string, result: RunResult, batched: boolean): RunOutcome {
+  const taskResults = batched ? taskResultsJson(result.tasks.values()) : null
+  if (result.pending.length > 0) {
+    return {
+      runId,
+      state: 'suspended',
+      outputs: null,
+      errors: null,
+      finishedAt: null,
+      pendingTask: result.pending[0]!,
+      taskResults,
+    }
+  }
   const outputs = result.outputs.map((v, i) => (result.errors[i] ? null : (v ?? null)))
   const errors = result.errors.map((e) => (e ? e.message : null))
   if (result.stoppedBy && !errors.some((e) => e !== null)) {
@@ -235,7 +268,8 @@ function outcomeOf(runId: string, result: RunResult, batched: boolean): RunOutco
     outputs: json(outputs, 'the run outputs'),
     errors: json(errors, 'the run errors'),
     finishedAt: result.finishedAt,
-    taskResults: batched ? taskResultsJson(result.tasks.values()) : null,
+    pendingTask: null,
+    taskResults,
   }
 }
 
@@ -255,9 +289,11 @@ export function createRunRepository(db: Db): RunRepository {
   const finishRuns = async (list: readonly RunOutcome[]): Promise<undefined[]> => {
     await db.query(
       `UPDATE job_runs r SET state = v.state, outputs = v.outputs::jsonb, errors = v.errors::jsonb,
-         finished_at = v.finished_at, task_results = COALESCE(v.tasks::jsonb, r.task_results)
-       FROM unnest($1::uuid[], $2::text[], $3::text[], $4::text[], $5::timestamptz[], $6::text[])
-         AS v(run_id, state, outputs, errors, finished_at, tasks)
+         finished_at = v.finished_at, pending_task = v.pending,
+         task_results = CASE WHEN v.tasks IS NULL THEN r.task_results
+           ELSE COALESCE(r.task_results, '[]'::jsonb) || v.tasks::jsonb END
+       FROM unnest($1::uuid[], $2::text[], $3::text[], $4::text[], $5::timestamptz[], $6::text[],
+         $7::text[]) AS v(run_id, state, outputs, errors, finished_at, tasks, pending)
        WHERE r.run_id = v.run_id AND r.state IN ('running', 'suspended')`,
       [
         list.map((o) => o.runId),
@@ -266,11 +302,30 @@ export function createRunRepository(db: Db): RunRepository {
         list.map((o) => o.errors),
         list.map((o) => o.finishedAt),
         list.map((o) => o.taskResults),
+        list.map((o) => o.pendingTask),
       ],
     )
     return list.map(() => undefined)
   }
   const finishing = createGroupCommit(finishRuns, 100)
+
+  /** Unfinished runs with what their finished tasks returned (task_runs and task_results). */
+  const withPrevious = async (rows: UnfinishedRow[]): Promise<UnfinishedRun[]> => {
+    const tasks = await tasksOf(rows.map((r) => r.run_id))
+    const byRun = new Map<string, Map<string, TaskResult>>(rows.map((r) => [r.run_id, new Map()]))
+    const add = (runId: string, task: TaskRun) =>
+      byRun
+        .get(runId)!
+        .set(
+          task.taskId,
+          task.error === undefined ? { value: task.value } : { error: new TaskError(task.error) },
+        )
+    for (const t of tasks) add(t.run_id, toTask(t))
+    for (const r of rows) {
+      if (r.task_results !== null) for (const t of taskResultsOf(r.task_results)) add(r.run_id, t)
+    }
+    return rows.map((r) => ({ ...toRun(r), previous: byRun.get(r.run_id)! }))
+  }
 
   const createMany: RunRepository['createMany'] = async (list, tx = db) => {
     if (list.length === 0) return []
@@ -363,21 +418,37 @@ export function createRunRepository(db: Db): RunRepository {
     },
 
     async listUnfinished() {
-      const rows = await db.query<RunRow>(
-        `SELECT ${RUN_COLUMNS} FROM job_runs WHERE state IN ('running', 'suspended') ORDER BY id`,
+      const rows = await db.query<UnfinishedRow>(
+        `SELECT ${RUN_COLUMNS}, task_results::text AS task_results
+         FROM job_runs WHERE state IN ('running', 'suspended') ORDER BY id`,
       )
-      const tasks = await tasksOf(rows.map((r) => r.run_id))
-      const byRun = new Map<string, Map<string, TaskResult>>(rows.map((r) => [r.run_id, new Map()]))
-      for (const t of tasks) {
-        const task = toTask(t)
-        byRun
-          .get(t.run_id)!
-          .set(
-            t.task_id,
-            task.error === undefined ? { value: task.value } : { error: new TaskError(task.error) },
-          )
-      }
-      return rows.map((r) => ({ ...toRun(r), previous: byRun.get(r.run_id)! }))
+      return withPrevious(rows)
+    },
+
+    async resumeSuspended(runId, taskId, result) {
+      if (!UUID.test(runId)) return undefined
+      const now = new Date()
+      const entry = taskResultsJson([
+        {
+          runId,
+          taskId,
+          type: 'bridge',
+          index: 0,
+          ...result,
+          attempts: 1,
+          startedAt: now,
+          finishedAt: now,
+        },
+      ])
+      const rows = await db.query<UnfinishedRow>(
+        `UPDATE job_runs SET state = 'running', pending_task = NULL,
+           task_results = COALESCE(task_results, '[]'::jsonb) || $3::jsonb
+         WHERE run_id = $1 AND state = 'suspended' AND pending_task = $2
+         RETURNING ${RUN_COLUMNS}, task_results::text AS task_results`,
+        [runId, taskId, entry],
+      )
+      const [run] = await withPrevious(rows)
+      return run
     },
 
     async cancelByRequestId(requestId, tx = db) {

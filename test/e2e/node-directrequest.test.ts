@@ -2,11 +2,14 @@ import assert from 'node:assert/strict'
 import { randomUUID } from 'node:crypto'
 import { readFileSync } from 'node:fs'
 import { mkdtemp, rm } from 'node:fs/promises'
+import { type AddressInfo, createServer } from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { after, before, describe, it } from 'node:test'
 import type { Address } from 'viem'
 import { PriceConsumerAbi, PriceConsumerBytecode } from '../../artifacts/abis.ts'
+import { defineAdapter, pending } from '../../src/adapters/sdk.ts'
+import { serveAdapter } from '../../src/adapters/server.ts'
 import { type SimulatedSource, startSimulatedSource } from '../../src/adapters/sources/simulated.ts'
 import type { CoreDeployment } from '../../src/chain/deploy.ts'
 import {
@@ -33,6 +36,15 @@ import { importNodeKey, nodeTestConfig } from './node-setup.ts'
  * transaction manager → the consumer holds the answer. Requests outside a job's allow-list or
  * below its minimum payment start no run.
  */
+/** A port nobody listens on right now. */
+async function freePort(): Promise<number> {
+  const server = createServer()
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
+  const { port } = server.address() as AddressInfo
+  await new Promise((resolve) => server.close(resolve))
+  return port
+}
+
 const FIXTURE = readFileSync(join(import.meta.dirname, '../fixtures/get-uint256.toml'), 'utf8')
 
 /** The fixture for `operator`, with `extra` (`key = value`) replacing or adding a line. */
@@ -151,6 +163,98 @@ describe(`oracle node, direct requests (${process.env.DATABASE_URL ? 'Postgres' 
     await start()
     await new Promise((r) => setTimeout(r, 500))
     assert.equal(await runsOf(jobId), 1)
+  })
+
+  it('waits for an asynchronous adapter: resumed by its PATCH with the right token only', async () => {
+    // An adapter that answers "pending" and sends the price later, when the test says so.
+    let release: (price: number) => void = () => {}
+    const later = new Promise<number>((r) => {
+      release = r
+    })
+    const adapter = defineAdapter({
+      name: 'slowprice',
+      input: { type: 'object', properties: { pair: { type: 'string' } }, required: ['pair'] },
+      output: { type: 'object', properties: { result: { type: 'number' } }, required: ['result'] },
+      run: () => pending(later.then((price) => ({ result: price }))),
+    })
+    // The bridge needs the adapter's URL, the adapter the bridge's incoming token.
+    const port = await freePort()
+    const added = await fetch(`${node!.apiUrl}/v2/bridges`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${node!.apiToken}`, 'content-type': 'application/json' },
+      body: JSON.stringify({ name: 'slowprice', url: `http://127.0.0.1:${port}` }),
+    })
+    assert.equal(added.status, 201)
+    const { incomingToken } = (await added.json()) as { incomingToken: string }
+    const server = await serveAdapter(adapter, { port, callbackToken: incomingToken })
+    try {
+      const externalJobID = randomUUID()
+      const toml = jobToml(core.operator, externalJobID)
+        .replace(
+          /fetch {8}\[type="http"[^\]]*\]/,
+          String.raw`fetch        [type="bridge" name="slowprice" async="true" requestData="{\\"data\\": {\\"pair\\": \\"ETH-USD\\"}}"]`,
+        )
+        .replace('path="$(decode_cbor.path)"', 'path="data,result"')
+      assert.match(toml, /type="bridge"/)
+      const created = await api('POST', '/v2/jobs', toml)
+      assert.equal(created.status, 201, JSON.stringify(created.json))
+      const jobId = String((created.json.job as { id: string }).id)
+      const before = await chain.owner.readContract({
+        address: consumer,
+        abi: PriceConsumerAbi,
+        functionName: 'latestAnswer',
+      })
+
+      await request(externalJobID, LINK / 10n)
+      const run = await waitFor('the run to wait for the adapter', async () => {
+        const runs = (await api('GET', `/v2/jobs/${jobId}/runs`)).json.runs as {
+          runId: string
+          state: string
+          pendingTask: string | null
+        }[]
+        return runs[0]?.state === 'suspended' ? runs[0] : undefined
+      })
+      assert.equal(run.pendingTask, 'fetch')
+
+      const patch = (token: string, body: unknown) =>
+        fetch(`${node!.apiUrl}/v2/resume/${run.runId}`, {
+          method: 'PATCH',
+          headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
+          body: JSON.stringify(body),
+        })
+      const wrong = await patch('not-the-token', { value: { data: { result: 1 } }, error: null })
+      assert.equal(wrong.status, 401)
+      assert.match(((await wrong.json()) as { error: string }).error, /incoming token/)
+      const waiting = (await api('GET', `/v2/runs/${run.runId}`)).json.run as { state: string }
+      assert.equal(waiting.state, 'suspended')
+
+      release(2345.67)
+      const answer = await waitFor('the resumed answer on chain', async () => {
+        const v = await chain.owner.readContract({
+          address: consumer,
+          abi: PriceConsumerAbi,
+          functionName: 'latestAnswer',
+        })
+        return v === before ? undefined : v
+      })
+      assert.equal(answer, 234567n)
+      await server.idle()
+      assert.deepEqual(
+        server.callbacks.map((c) => [c.delivered, c.status]),
+        [[true, 200]],
+      )
+      const done = (await api('GET', `/v2/runs/${run.runId}`)).json.run as Record<string, unknown>
+      assert.equal(done.state, 'completed')
+      const tasks = done.tasks as { taskId: string }[]
+      assert.ok(tasks.some((t) => t.taskId === 'fetch'))
+      assert.ok(tasks.some((t) => t.taskId === 'decode_log'))
+      // The same answer again: the run is no longer waiting.
+      const again = await patch(incomingToken, { value: { data: { result: 1 } }, error: null })
+      assert.equal(again.status, 404)
+    } finally {
+      release(0) // a failed assertion must not leave the adapter's answer pending forever
+      await server.close()
+    }
   })
 
   it('starts no run for a requester outside the allow-list or a payment below the minimum', async () => {

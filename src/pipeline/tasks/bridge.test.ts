@@ -10,6 +10,7 @@ import {
   BridgePendingError,
   bridgeTask,
   createBridgeTask,
+  resumedBridgeResult,
   staticBridgeRegistry,
 } from './bridge.ts'
 
@@ -284,5 +285,25 @@ describe('bridge task', () => {
       /overloaded/,
     )
     expectError(await run({ name: 'flaky', cacheTTL: 'soon' }, {}, task), /parameter "cacheTTL"/)
+  })
+
+  it('reads an asynchronous answer (PATCH /v2/resume) like a synchronous reply', () => {
+    const reply = { jobRunID: 'r', data: { result: 12345678901234567890n }, statusCode: 200 }
+    const ok = resumedBridgeResult('slow', { value: reply, error: null })
+    assert.equal(ok.error, undefined)
+    assert.match(String(ok.value), /"result":12345678901234567890/)
+    const failed = resumedBridgeResult('slow', {
+      value: { statusCode: 500 },
+      error: 'upstream down',
+    })
+    assert.match(failed.error?.message ?? '', /bridge "slow" failed: upstream down/)
+    const inner = resumedBridgeResult('slow', {
+      value: { jobRunID: 'r', error: { message: 'no such pair' }, statusCode: 400 },
+      error: null,
+    })
+    assert.match(inner.error?.message ?? '', /no such pair/)
+    const still = resumedBridgeResult('slow', { value: { pending: true }, error: null })
+    assert.ok(still.error instanceof BridgePendingError)
+    assert.match(resumedBridgeResult('slow', 'nope').error?.message ?? '', /not an object/)
   })
 })

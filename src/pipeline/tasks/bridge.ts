@@ -41,7 +41,8 @@ import { httpTaskError, paramHeaders } from './http.ts'
  *   a status outside 2xx, or a non-null `error`/`errorMessage`, is a TaskError carrying the
  *   adapter's error (retryable for 5xx, 429 and network failures).
  * - `{"pending": true}` (or an `X-Chainlink-Pending` header) is a `BridgePendingError`
- *   (`pending: true`); resuming async runs comes later.
+ *   (`pending: true`): the runner suspends the run, and the adapter's later
+ *   `PATCH /v2/resume/<runId>` (`resumedBridgeResult`) gives the task its outcome.
  * - a body that is not JSON is an error naming the bridge (Chainlink would pass it on and let
  *   the next task fail; failing here names the culprit and lets the cache step in).
  *
@@ -251,7 +252,7 @@ function readReply(name: string, res: HttpResponse): { text: string } | { error:
       error: new BridgePendingError(
         `bridge "${name}" is pending: the adapter will answer asynchronously`,
         {
-          details: 'resuming asynchronous bridge runs is not supported yet',
+          details: 'the run waits for PATCH /v2/resume/<runId>',
         },
       ),
     }
@@ -272,6 +273,30 @@ function readReply(name: string, res: HttpResponse): { text: string } | { error:
     }
   }
   return { text }
+}
+
+/**
+ * The outcome of an asynchronous bridge task from the adapter's callback body (`PATCH
+ * /v2/resume/<runId>`, Chainlink's resume request): `{"value": <the final reply>, "error":
+ * null | message}`. `value` is read like a synchronous reply, so an adapter error inside it
+ * fails the task too; a reply that is still pending is a `BridgePendingError` again.
+ */
+export function resumedBridgeResult(name: string, body: unknown): TaskResult {
+  if (!isPlainObject(body)) {
+    return {
+      error: new TaskError(`bridge "${name}" resumed the run with a body that is not an object`),
+    }
+  }
+  const error = errorText(body.error)
+  if (error !== undefined) return { error: new TaskError(`bridge "${name}" failed: ${error}`) }
+  const text = stringifyJson(body.value ?? null)
+  const outcome = readReply(name, {
+    status: 200,
+    headers: {},
+    body: Buffer.from(text, 'utf8'),
+    url: 'resume',
+  })
+  return 'text' in outcome ? ok(outcome.text) : { error: outcome.error }
 }
 
 /** The adapter's error as text; undefined when absent, null or empty. */
