@@ -27,7 +27,7 @@ export async function resumeRun(
 ): Promise<{ status: number; body: object }> {
   const refuse = (status: number, error: string) => ({ status, body: { error } })
   const run = await deps.runs.get(runId)
-  if (!run || run.state !== 'suspended' || run.pendingTask === undefined) {
+  if (run?.state !== 'suspended' || run.pendingTask === undefined) {
     return refuse(404, `no run ${runId} is waiting for an asynchronous answer`)
   }
   const job = deps.byId.get(run.jobId)
