@@ -53,6 +53,14 @@ describe(`REST API (${process.env.DATABASE_URL ? 'Postgres server' : 'PGlite'})`
       onJobDeleted: (job) => {
         deleted.push(job)
       },
+      checkJob: async (parsed) =>
+        parsed.spec.name === 'misfit'
+          ? [{ task: 'a', path: 'data.pair', message: 'must be string' }]
+          : [],
+      resume: async (runId, token, body) => ({
+        status: 200,
+        body: { runId, token, body: body as object },
+      }),
       status: async () => ({ chains: [{ id: 31337n, head: 12 }], version: '0.1.0' }),
     })
   })
@@ -248,6 +256,51 @@ describe(`REST API (${process.env.DATABASE_URL ? 'Postgres server' : 'PGlite'})`
     }
     const list = (await call('GET', '/v2/jobs')).json.jobs as { name: string }[]
     assert.ok(!list.some((j) => j.name === 'doomed'))
+  })
+
+  it('refuses with 422 a job its check finds problems in, storing nothing', async () => {
+    const before = created.length
+    const res = await call('POST', '/v2/jobs', { body: minimal('misfit'), type: 'text/plain' })
+    assert.equal(res.status, 422)
+    assert.match(res.json.error.message, /bridge tasks do not fit/)
+    assert.deepEqual(res.json.error.details, [
+      { task: 'a', path: 'data.pair', message: 'must be string' },
+    ])
+    assert.equal(created.length, before)
+    assert.ok(
+      !(await call('GET', '/v2/jobs')).json.jobs.some((j: { name: string }) => j.name === 'misfit'),
+    )
+  })
+
+  it('hands PATCH /v2/resume to the node with the bearer token and the exact body', async () => {
+    const body = '{"value": {"data": {"result": 123456789012345678901234567890}}, "error": null}'
+    const res = await call('PATCH', '/v2/resume/abc', {
+      body,
+      type: 'application/json',
+      auth: 'tok',
+    })
+    assert.equal(res.status, 200)
+    assert.equal(res.json.runId, 'abc')
+    assert.equal(res.json.token, 'tok')
+    assert.match(res.text, /"result":123456789012345678901234567890/)
+    const anonymous = await call('PATCH', '/v2/resume/abc', {
+      body,
+      type: 'application/json',
+      auth: null,
+    })
+    assert.equal(anonymous.status, 401)
+    const garbage = await call('PATCH', '/v2/resume/abc', {
+      body: '{nope',
+      type: 'application/json',
+      auth: 'tok',
+    })
+    assert.equal(garbage.status, 400)
+    const wrongType = await call('PATCH', '/v2/resume/abc', {
+      body,
+      type: 'text/plain',
+      auth: 'tok',
+    })
+    assert.equal(wrongType.status, 415)
   })
 
   it('answers 422 with every issue and its position for an invalid spec', async () => {

@@ -58,6 +58,13 @@ export type ApiServerOptions = {
   sessionTtlHours: number
   /** Called after a job is stored; when it throws, the job is removed again and the call fails. */
   onJobCreated?: ((job: Job, parsed: ParsedJob) => Promise<void> | void) | undefined
+  /**
+   * Checks a parsed job before it is stored (e.g. bridge parameters against adapter schemas);
+   * any problem returned refuses the job with 422 and the list as details.
+   */
+  checkJob?:
+    | ((parsed: ParsedJob) => Promise<{ task: string; path: string; message: string }[]>)
+    | undefined
   /** Called after a job is (soft-)deleted. */
   onJobDeleted?: ((job: Job) => Promise<void> | void) | undefined
   /**
@@ -400,6 +407,12 @@ export function createApiApp(common: Common<unknown>, options: ApiServerOptions)
       })
     }
     const parsed = parseJobSpec(toml, tasks)
+    const problems = options.checkJob ? await options.checkJob(parsed) : []
+    if (problems.length > 0) {
+      throw new ApiError(422, "the job's bridge tasks do not fit their adapters", {
+        details: problems,
+      })
+    }
     const job = await jobs.create(parsed, toml)
     if (options.onJobCreated) {
       try {

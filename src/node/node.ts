@@ -17,6 +17,7 @@ import { openDatabase } from '../store/db.ts'
 import { createJobRepository, type Job } from '../store/jobs.ts'
 import { createRunRepository } from '../store/runs.ts'
 import { createTxm } from '../txm/index.ts'
+import { checkJobBridges } from './bridge-schemas.ts'
 import {
   createDirectRequestService,
   type DirectRequestEvent,
@@ -189,6 +190,7 @@ export async function startNode(params: StartNodeParameters): Promise<OracleNode
       loginRateLimitPerMinute: config.api.loginRateLimitPerMinute,
       sessionTtlHours: config.api.sessionTtlHours,
       tasks,
+      checkJob: (parsed) => checkJobBridges(parsed, { bridges, http, logger }),
       onJobCreated: (job) => {
         byId.set(job.id, activate(job))
       },
