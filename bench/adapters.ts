@@ -8,6 +8,11 @@
  *   no faults), asked for ETH-USD: the adapter's own cost of fanning out to k sources,
  *   parsing, aggregating and auditing. Keys `price_per_s`, `price_p50_ms`, `price_p99_ms`.
  *
+ * - `bridge`: the node's `bridge` task (with `jsonparse` of `data,result`, as jobs use it) to a
+ *   minimal SDK adapter in its own process, against the same request sent directly with the
+ *   node's HTTP client: `bridge_overhead_p50_ms` = bridge p50 − direct p50 (target ≤ 1 ms),
+ *   `bridge_per_s`, `bridge_p50_ms`, `bridge_p99_ms`, `direct_p50_ms`.
+ *
  * A case is a function returning its setup: what one request is, which keys its figures get,
  * and how to stop. Add a case to `CASES`.
  */
@@ -32,6 +37,8 @@ type CaseSetup = {
   /** Keys are `<prefix>_per_s`, `<prefix>_p50_ms`, `<prefix>_p99_ms`. */
   prefix: string
   figures?: Record<string, number | string>
+  /** Figures computed from the measurement (e.g. a difference with a baseline). */
+  derived?: (m: Measured) => Record<string, number | null>
   stop(): Promise<void>
 }
 type Case = { name: string; setup(): Promise<CaseSetup> }
@@ -125,10 +132,76 @@ const priceCase: Case = {
   },
 }
 
-const CASES: Case[] = [priceCase]
+const bridgeCase: Case = {
+  name: 'bridge',
+  async setup() {
+    const { createHttpClient } = await import('../src/pipeline/http-client.ts')
+    const { buildPipeline } = await import('../src/pipeline/pipeline.ts')
+    const { runPipeline } = await import('../src/pipeline/runner.ts')
+    const { TASKS } = await import('../src/pipeline/tasks/index.ts')
+    const { staticBridgeRegistry } = await import('../src/pipeline/tasks/bridge.ts')
+    const child = spawn(process.execPath, [join(import.meta.dirname, 'echo-adapter.ts')], {
+      stdio: ['ignore', 'pipe', 'inherit'],
+    })
+    const [line] = (await once(createInterface({ input: child.stdout! }), 'line')) as [string]
+    const url = /listening on (\S+) /.exec(line)?.[1]
+    if (!url) throw new Error(`unexpected adapter output: ${line}`)
+    const http = createHttpClient()
+    const deps = { http, bridges: staticBridgeRegistry([{ name: 'echo', url }]) }
+    const pipeline = buildPipeline(
+      'fetch [type=bridge name=echo requestData="{\\"data\\": {\\"x\\": 42}}"]\nparse [type=jsonparse path="data,result"]\nfetch -> parse',
+      TASKS,
+    )
+    let n = 0
+    const viaBridge = async () => {
+      const result = await runPipeline({ pipeline, runId: `bench-${n++}`, deps })
+      if (result.failed || String(result.outputs[0]) !== '42') {
+        throw new Error(`bridge run failed: ${result.errors[0]?.message}`)
+      }
+    }
+    const body = JSON.stringify({ id: 'bench', data: { x: 42 } })
+    const direct = async () => {
+      const res = await http.request({
+        method: 'POST',
+        url,
+        headers: { 'Content-Type': 'application/json' },
+        body,
+        trustedDestination: true,
+      })
+      if (res.status !== 200) throw new Error(`HTTP ${res.status}`)
+      JSON.parse(Buffer.from(res.body).toString('utf8'))
+    }
+    const directFigures = await measure(direct)
+    return {
+      prefix: 'bridge',
+      figures: { direct_p50_ms: directFigures.p50 ?? -1 },
+      derived: (m) => ({
+        bridge_overhead_p50_ms:
+          m.p50 === null || directFigures.p50 === null
+            ? null
+            : Number((m.p50 - directFigures.p50).toFixed(3)),
+      }),
+      request: viaBridge,
+      async stop() {
+        http.close()
+        await stopChild(child)
+      },
+    }
+  },
+}
+
+const CASES: Case[] = [priceCase, bridgeCase]
+
+type Measured = {
+  requests: number
+  failures: number
+  perS: number
+  p50: number | null
+  p99: number | null
+}
 
 /** Runs `request` from CONCURRENCY workers; durations of the measured requests, sorted. */
-async function measure(request: () => Promise<void>) {
+async function measure(request: () => Promise<void>): Promise<Measured> {
   const durations: number[] = []
   let failures = 0
   let firstError: unknown
@@ -184,6 +257,7 @@ for (const c of CASES) {
         [`${setup.prefix}_per_s`]: m.perS,
         [`${setup.prefix}_p50_ms`]: m.p50,
         [`${setup.prefix}_p99_ms`]: m.p99,
+        ...setup.derived?.(m),
       }),
     )
   } finally {
