@@ -257,7 +257,17 @@ async function main() {
 
   // As startTestChain(), with `--prune-history`: anvil otherwise writes the state of older
   // blocks to ~/.foundry/anvil/tmp, gigabytes per run at this rate, and leaves them there.
-  const anvil = await startAnvil({ args: ['--prune-history', '1000'] })
+  // The base fee starts at 0 (BENCH_BASE_FEE_WEI): hundreds of blocks a second, each more than
+  // half full when sends arrive in batches, would otherwise double it every few dozen
+  // milliseconds, a fee market no chain has, and the benchmark would measure fee bumping.
+  const anvil = await startAnvil({
+    args: [
+      '--prune-history',
+      '1000',
+      '--block-base-fee-per-gas',
+      process.env.BENCH_BASE_FEE_WEI ?? '0',
+    ],
+  })
   const [owner, nodeKey, stranger, outsider] = (await Promise.all(
     ANVIL_PRIVATE_KEYS.slice(0, 4).map((privateKey) =>
       createChainClient({ rpcUrl: anvil.rpcUrl, privateKey, pollingInterval: 20 }),
@@ -294,6 +304,10 @@ async function main() {
       ...base,
       node: { dataDir },
       chain: { ...base.chain, id: 31337, rpcUrls: [chain.anvil.rpcUrl], pollIntervalMs: POLL_MS },
+      // On automine a block is a transaction, not a time: hundreds a second. The default of 3
+      // blocks (half a minute on mainnet) would replace transactions that are merely waiting
+      // for anvil to mine them (BENCH_BUMP_AFTER_BLOCKS).
+      txm: { ...base.txm, bumpAfterBlocks: Number(process.env.BENCH_BUMP_AFTER_BLOCKS ?? 500) },
       database: { url: database?.url ?? '' },
       http: { host: '127.0.0.1', port: 0 },
       log: { level: 'silent' },

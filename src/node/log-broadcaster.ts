@@ -102,6 +102,8 @@ type SubState = {
 
 type Header = { number: bigint; hash: Hex; parentHash: Hex }
 
+const CURSOR_WRITE_INTERVAL_MS = 1000
+
 const logKey = (log: Pick<Log, 'blockHash' | 'logIndex'>) => `${log.blockHash}:${log.logIndex}`
 const maxB = (a: bigint, b: bigint) => (a > b ? a : b)
 const minB = (a: bigint, b: bigint) => (a < b ? a : b)
@@ -258,7 +260,10 @@ export function createLogBroadcaster(
     }
   }
 
+  /** When the cursors were last written (the background loop writes them at most once a second). */
+  let cursorsWrittenAt = 0
   const persistCursors = async (head: bigint) => {
+    cursorsWrittenAt = performance.now()
     const perJob = new Map<bigint, { done: bigint; first: bigint }>()
     for (const s of subs) {
       if (!s.active || s.done === undefined) continue
@@ -574,7 +579,7 @@ export function createLogBroadcaster(
   }
 
   /** One round; true when backfilling subscriptions still have blocks to scan. */
-  const round = async (): Promise<boolean> => {
+  const round = async (throttled: boolean): Promise<boolean> => {
     const client = await getClient()
     const latest = await header(client, 'latest')
     const head = latest.number
@@ -727,7 +732,11 @@ export function createLogBroadcaster(
       s.done = maxB(s.done!, done)
     }
 
-    await persistCursors(head)
+    // Cursors only bound the re-scan after a restart (deliveries are deduplicated by
+    // processed_logs), so the background loop writes them at most once a second.
+    if (!throttled || performance.now() - cursorsWrittenAt >= CURSOR_WRITE_INTERVAL_MS) {
+      await persistCursors(head)
+    }
     lastHead = head
     metrics.head.set({ chain_id: chainLabel }, Number(head))
     return active.some((s) => s.active && s.scanned < head - maxRange)
@@ -736,8 +745,8 @@ export function createLogBroadcaster(
   // ---- lifecycle ----
 
   let chain: Promise<unknown> = Promise.resolve()
-  const poll = (): Promise<boolean> => {
-    const next = chain.then(round)
+  const poll = (throttled = false): Promise<boolean> => {
+    const next = chain.then(() => round(throttled))
     chain = next.catch(() => {})
     return next
   }
@@ -791,7 +800,7 @@ export function createLogBroadcaster(
         while (running) {
           let more = false
           try {
-            more = await poll()
+            more = await poll(true)
           } catch (err) {
             logger.warn({ err }, `log poll failed: ${errorMessage(err)}`)
           }
@@ -808,6 +817,11 @@ export function createLogBroadcaster(
       wake?.()
       await loop
       await chain
+      if (lastHead !== undefined) {
+        await persistCursors(lastHead).catch((err: unknown) =>
+          logger.warn({ err }, `writing the log cursors at stop failed: ${errorMessage(err)}`),
+        )
+      }
     },
     async poll() {
       await poll()

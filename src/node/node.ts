@@ -52,6 +52,30 @@ export type OracleNode = {
   stop(): Promise<void>
 }
 
+/**
+ * PGlite runs no autovacuum: without it, the planner keeps the estimates of empty tables and
+ * scans whole indexes as the tables grow, and dead rows pile up. The node vacuums and analyzes
+ * every `intervalMs` (a Postgres server does this itself). Returns the stop function.
+ */
+export function startMaintenance(common: Common, intervalMs = 20_000): () => Promise<void> {
+  const { db, logger } = common
+  if (db.kind !== 'pglite') return async () => {}
+  let running: Promise<void> | undefined
+  const timer = setInterval(() => {
+    running ??= db
+      .exec('VACUUM ANALYZE')
+      .catch((err: unknown) => logger.warn({ err }, 'database maintenance failed'))
+      .finally(() => {
+        running = undefined
+      })
+  }, intervalMs)
+  timer.unref()
+  return async () => {
+    clearInterval(timer)
+    await running
+  }
+}
+
 export async function startNode(params: StartNodeParameters): Promise<OracleNode> {
   const { config } = params
   const logger = params.logger ?? createLogger({ level: config.log.level })
@@ -112,6 +136,7 @@ export async function startNode(params: StartNodeParameters): Promise<OracleNode
     })
     txm.start(config.chain.pollIntervalMs)
     cleanup.push(() => txm.stop())
+    cleanup.push(startMaintenance(common))
 
     const broadcaster = createLogBroadcaster(common, {
       chainId: config.chain.id,

@@ -98,7 +98,7 @@ export type TxmOptions = {
   /** Blocks deep a receipt must be (1 = in the latest block) before the outcome is final. */
   confirmations: number
   defaultGasLimit: bigint
-  /** Least time between the starts of two ticks woken by `wake()` (default 20 ms). */
+  /** Least time between the starts of two ticks woken by `wake()` (default 40 ms). */
   minTickGapMs?: number | undefined
   /** Most `unconfirmed` transactions per key at once (default 64). */
   maxInFlight?: number | undefined
@@ -718,7 +718,7 @@ export function createTxm(common: Common, options: TxmOptions): Txm {
   let interval = 0
   let lastStart = Number.NEGATIVE_INFINITY
   /** Ticks start at least this far apart, so that wake-ups under load gather work. */
-  const minGap = options.minTickGapMs ?? 20
+  const minGap = options.minTickGapMs ?? 40
   const schedule = (ms: number) => {
     if (timer) clearTimeout(timer)
     timer = setTimeout(loop, Math.max(0, ms))
