@@ -1,28 +1,16 @@
 import assert from 'node:assert/strict'
-import { type ChildProcess, execFile, spawn } from 'node:child_process'
+import { type ChildProcess, spawn } from 'node:child_process'
 import { once } from 'node:events'
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { createInterface } from 'node:readline'
 import { after, before, describe, it } from 'node:test'
-import { promisify } from 'node:util'
 import { main } from './main.ts'
+import { CLI_MAIN, runCli } from './testing.ts'
 
-const MAIN = join(import.meta.dirname, 'main.ts')
-
-/** Runs `orakel <args>` to the end. */
-async function run(args: string[], env: NodeJS.ProcessEnv = {}) {
-  try {
-    const { stdout, stderr } = await promisify(execFile)(process.execPath, [MAIN, ...args], {
-      env: { ...process.env, ...env },
-    })
-    return { code: 0, stdout, stderr }
-  } catch (err) {
-    const e = err as { code: number; stdout: string; stderr: string }
-    return { code: e.code, stdout: e.stdout, stderr: e.stderr }
-  }
-}
+const MAIN = CLI_MAIN
+const run = runCli
 
 /**
  * Runs `orakel <args>` in this process (fast, for commands that fail before serving),

@@ -1,28 +1,16 @@
 import assert from 'node:assert/strict'
-import { execFile } from 'node:child_process'
 import { mkdtemp, rm, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { after, before, describe, it } from 'node:test'
-import { promisify } from 'node:util'
 import { type Address, createPublicClient, http } from 'viem'
 import { privateKeyToAddress } from 'viem/accounts'
 import { OperatorAbi } from '../../artifacts/abis.ts'
 import { ANVIL_PRIVATE_KEYS, type Anvil, startAnvil } from '../chain/anvil.ts'
 import { encryptKeystore } from '../crypto/keystore.ts'
+import { runCli } from './testing.ts'
 
-const MAIN = join(import.meta.dirname, 'main.ts')
-const run = async (args: string[], env: NodeJS.ProcessEnv = {}) => {
-  try {
-    const { stdout, stderr } = await promisify(execFile)(process.execPath, [MAIN, ...args], {
-      env: { ...process.env, ...env },
-    })
-    return { code: 0, stdout, stderr }
-  } catch (err) {
-    const e = err as { code: number; stdout: string; stderr: string }
-    return { code: e.code, stdout: e.stdout, stderr: e.stderr }
-  }
-}
+const run = runCli
 
 describe('orakel CLI', () => {
   let anvil: Anvil

@@ -458,17 +458,17 @@ export function createLogBroadcaster(
     return fresh
   }
 
+  /** The log fields of a delivery, for the log lines. */
+  const deliveryFields = (d: Delivery) => ({
+    job_id: d.s.sub.jobId.toString(),
+    block_number: d.log.blockNumber!.toString(),
+    log_index: d.log.logIndex,
+    tx_hash: d.log.transactionHash,
+  })
+
   const delivered = (d: Delivery) => {
     metrics.delivered.inc({ chain_id: chainLabel, job_id: d.s.sub.jobId.toString() })
-    logger.debug(
-      {
-        job_id: d.s.sub.jobId.toString(),
-        block_number: d.log.blockNumber!.toString(),
-        log_index: d.log.logIndex,
-        tx_hash: d.log.transactionHash,
-      },
-      'log delivered',
-    )
+    logger.debug(deliveryFields(d), 'log delivered')
   }
 
   const runAfter = (after: (() => void)[]) => {
@@ -491,13 +491,7 @@ export function createLogBroadcaster(
     } catch (err) {
       metrics.failures.inc({ chain_id: chainLabel, job_id: d.s.sub.jobId.toString() })
       logger.error(
-        {
-          job_id: d.s.sub.jobId.toString(),
-          block_number: d.log.blockNumber!.toString(),
-          log_index: d.log.logIndex,
-          tx_hash: d.log.transactionHash,
-          err,
-        },
+        { ...deliveryFields(d), err },
         `log delivery failed, retried next poll: ${errorMessage(err)}`,
       )
       return false

@@ -14,6 +14,21 @@ import { openTestDatabase } from './testing.ts'
 
 const spec = `type = "directrequest"\nschemaVersion = 1\ncontractAddress = "0x613a38ac1659769640aae063c651f48e0250454c"\nobservationSource = """\na [type=memo value="1"]\n"""\n`
 
+/** Task `a` of a run, a memo that returned 7. */
+const memoA = (runId: string) => {
+  const t = new Date()
+  return {
+    runId,
+    taskId: 'a',
+    type: 'memo',
+    index: 0,
+    value: 7n,
+    attempts: 1,
+    startedAt: t,
+    finishedAt: t,
+  }
+}
+
 describe(`run repository (${process.env.DATABASE_URL ? 'Postgres server' : 'PGlite'})`, () => {
   let db: Db
   let runs: RunRepository
@@ -149,17 +164,7 @@ describe(`run repository (${process.env.DATABASE_URL ? 'Postgres server' : 'PGli
     const runId = randomUUID()
     await runs.create({ jobId, runId, inputs: {} })
     const store = runs.store(runId, { batched: true })
-    const t = new Date()
-    await store.taskFinished({
-      runId,
-      taskId: 'a',
-      type: 'memo',
-      index: 0,
-      value: 7n,
-      attempts: 1,
-      startedAt: t,
-      finishedAt: t,
-    })
+    await store.taskFinished(memoA(runId))
     assert.deepEqual((await runs.get(runId))!.tasks, [], 'nothing written before the end')
     const interrupted = (await runs.listUnfinished()).find((r) => r.runId === runId)
     assert.equal(interrupted?.previous.size, 0, 'an interrupted batched run starts over')
@@ -250,17 +255,7 @@ describe(`run repository (${process.env.DATABASE_URL ? 'Postgres server' : 'PGli
     )
     const runId = randomUUID()
     await runs.create({ jobId, runId, inputs: { x: 1 } })
-    const t = new Date()
-    await runs.store(runId).taskFinished({
-      runId,
-      taskId: 'a',
-      type: 'memo',
-      index: 0,
-      value: 7n,
-      attempts: 1,
-      startedAt: t,
-      finishedAt: t,
-    })
+    await runs.store(runId).taskFinished(memoA(runId))
     const unfinished = await runs.listUnfinished()
     const mine = unfinished.find((r) => r.runId === runId)
     assert.ok(mine)
