@@ -4,17 +4,26 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { type Address, formatUnits, parseEventLogs } from 'viem'
 import { LinkTokenAbi, PriceConsumerAbi, PriceConsumerBytecode } from '../../artifacts/abis.ts'
-import { startSimulatedSource } from '../adapters/sources/simulated.ts'
+import { createPriceAdapter, PriceConfigSchema } from '../adapters/price.ts'
+import { serveAdapter } from '../adapters/server.ts'
+import {
+  describeFault,
+  parseFault,
+  startSimulatedExchanges,
+} from '../adapters/sources/simulated.ts'
 import { ANVIL_PRIVATE_KEYS, startAnvil } from '../chain/anvil.ts'
 import { createChainClient } from '../chain/client.ts'
 import { deployContract, deployCore } from '../chain/deploy.ts'
 import { oracleRequestsIn } from '../chain/operator-events.ts'
+import { priceConfig } from '../cli/sources.ts'
 import { createLogger } from '../common.ts'
 import { databaseParams, defaultConfig, type NodeConfig } from '../config/config.ts'
 import { encryptKeystore } from '../crypto/keystore.ts'
 import { createEthKeyStore } from '../keys/eth-keys.ts'
 import { type DirectRequestEvent, specIdOf } from '../node/directrequest.ts'
 import { startNode } from '../node/node.ts'
+import { createHttpClient } from '../pipeline/http-client.ts'
+import { parseJson } from '../pipeline/json.ts'
 import { openDatabase } from '../store/db.ts'
 
 export type DemoResult = {
@@ -30,26 +39,69 @@ const TIMES = 100n
 const PAYMENT = 10n ** 17n
 const SPEC = join(import.meta.dirname, '..', '..', 'test', 'fixtures', 'get-uint256.toml')
 const TEMPLATE_OPERATOR = '0x613a38AC1659769640aaE063C651F48E0250454C'
+const BRIDGE_FETCH = String.raw`fetch        [type="bridge" name="price" requestData="{\\"data\\": {\\"pair\\": \\"ETH-USD\\"}}"]`
+
+/** What the price adapter answered in the job's run: the median and the sources it used. */
+async function adapterAnswer(
+  apiUrl: string,
+  token: string,
+  externalJobID: string,
+): Promise<{ result: string; used: string }> {
+  const get = async (path: string) => {
+    const res = await fetch(`${apiUrl}${path}`, { headers: { authorization: `Bearer ${token}` } })
+    return parseJson(await res.text()) as Record<string, unknown>
+  }
+  const [run] = (await get(`/v2/jobs/${externalJobID}/runs?limit=1`)).runs as { runId: string }[]
+  const { tasks } = (await get(`/v2/runs/${run!.runId}`)).run as {
+    tasks: { taskId: string; value: unknown }[]
+  }
+  const reply = parseJson(String(tasks.find((t) => t.taskId === 'fetch')?.value)) as {
+    data: { result: unknown; sources?: { name: string; status: string }[] }
+  }
+  const sources = reply.data.sources ?? []
+  const used = sources.filter((s) => s.status === 'used').map((s) => s.name)
+  return {
+    result: String(reply.data.result),
+    used: `${used.length} of ${sources.length} sources (${used.join(', ')})`,
+  }
+}
 
 /**
  * The main job (`npm start`): a local chain (anvil) with LinkToken, an Operator and the example
- * consumer; one Orakel node (PGlite in a temporary folder) with the published get-uint256 job,
- * created through its API; the consumer asks for the ETH-USD price of a simulated exchange and
- * the node answers on chain. Each step is printed as it happens.
+ * consumer; five SIMULATED exchanges (`orakel sources`, one of them down) and the `price`
+ * external adapter over them; one Orakel node (PGlite in a temporary folder) with the adapter
+ * registered as a bridge and the published get-uint256 job, its fetch done through the bridge,
+ * both created through the node's API. The consumer asks for ETH-USD; the node asks the adapter,
+ * which takes the median of the live independent exchanges, and answers on chain. Each step is
+ * printed as it happens.
  */
 export async function runDemo(print: (line: string) => void = console.log): Promise<DemoResult> {
   const line = (label: string, text: string) => print(`${label.padEnd(15)} ${text}`)
   const cleanup: (() => Promise<unknown>)[] = []
   try {
-    const source = await startSimulatedSource({
+    const exchanges = await startSimulatedExchanges({
       pairs: { [PAIR]: 3000 },
       seed: Date.now() % 2 ** 31,
+      count: 5,
+      faults: { 5: parseFault('down') },
     })
-    cleanup.push(() => source.stop())
+    cleanup.push(() => exchanges.stop())
+    const adapterHttp = createHttpClient()
+    cleanup.push(async () => adapterHttp.close())
+    const adapter = await serveAdapter(
+      createPriceAdapter({
+        config: PriceConfigSchema.parse(priceConfig(exchanges)),
+        http: adapterHttp,
+      }),
+    )
+    cleanup.push(() => adapter.close())
     const anvil = await startAnvil()
     cleanup.push(() => anvil.stop())
     line('local chain', `${anvil.rpcUrl} (anvil, chain id ${anvil.chainId})`)
-    line('price source', `${source.priceUrl(PAIR)} (SIMULATED exchange)`)
+    for (const e of exchanges.exchanges) {
+      line('price source', `${e.url} ${e.name} (SIMULATED exchange, ${describeFault(e.fault)})`)
+    }
+    line('adapter', `${adapter.url} price: median of the live independent sources`)
 
     const [ownerKey, nodeKey] = ANVIL_PRIVATE_KEYS
     const owner = await createChainClient({ rpcUrl: anvil.rpcUrl, privateKey: ownerKey })
@@ -111,24 +163,48 @@ export async function runDemo(print: (line: string) => void = console.log): Prom
       `started: API ${node.apiUrl}, key ${node.keys.join(', ')}, database PGlite in ${dataDir}`,
     )
 
+    const api = async (path: string, type: string, body: string) => {
+      const res = await fetch(`${node.apiUrl}${path}`, {
+        method: 'POST',
+        headers: { authorization: `Bearer ${node.apiToken}`, 'content-type': type },
+        body,
+      })
+      if (res.status !== 201) throw new Error(`POST ${path} failed: ${await res.text()}`)
+    }
+    await api(
+      '/v2/bridges',
+      'application/json',
+      JSON.stringify({ name: 'price', url: adapter.url }),
+    )
+    line('bridge', `price -> ${adapter.url} added through the API`)
+
+    // The published spec, its fetch going to the price adapter instead of a URL, and the
+    // scaled median rounded to a whole number for uint256 (a median of an even count of
+    // sources has more decimals than any source).
     const externalJobID = randomUUID()
     const toml = (await readFile(SPEC, 'utf8'))
       .replace(/externalJobID = ".*"/, `externalJobID = "${externalJobID}"`)
       .replaceAll(TEMPLATE_OPERATOR, core.operator)
-    const created = await fetch(`${node.apiUrl}/v2/jobs`, {
-      method: 'POST',
-      headers: { authorization: `Bearer ${node.apiToken}`, 'content-type': 'application/toml' },
-      body: toml,
-    })
-    if (created.status !== 201) throw new Error(`creating the job failed: ${await created.text()}`)
-    line('job', `get-uint256 created through the API (externalJobID ${externalJobID})`)
+      .replace(/fetch {8}\[type="http"[^\]]*\]/, BRIDGE_FETCH)
+      .replace('path="$(decode_cbor.path)"', 'path="data,result"')
+      .replace(
+        /(multiply +\[type="multiply"[^\]]*\])/,
+        '$1\n    scaled [type="divide" input="$(multiply)" divisor="1" precision="0"]',
+      )
+      .replace('$(multiply) }', '$(scaled) }')
+      .replace('-> multiply ->', '-> multiply -> scaled ->')
+    await api('/v2/jobs', 'application/toml', toml)
+    line(
+      'job',
+      `get-uint256 (fetch through bridge "price") created through the API (externalJobID ${externalJobID})`,
+    )
 
     const requestReceipt = await owner.waitForTransactionReceipt({
       hash: await owner.writeContract({
         address: consumer,
         abi: PriceConsumerAbi,
         functionName: 'requestValue',
-        args: [specIdOf(externalJobID), PAYMENT, source.priceUrl(PAIR), 'price', TIMES, true],
+        args: [specIdOf(externalJobID), PAYMENT, 'bridge:price', 'price', TIMES, true],
       }),
     })
     const [request] = oracleRequestsIn(requestReceipt)
@@ -160,12 +236,18 @@ export async function runDemo(print: (line: string) => void = console.log): Prom
       abi: PriceConsumerAbi,
       functionName: 'latestAnswer',
     })
-    const observed = source.served.at(-1)?.price ?? '?'
+    const observed = await adapterAnswer(node.apiUrl, node.apiToken, externalJobID)
     line(
       'on-chain answer',
-      `${answer} (PriceConsumer.latestAnswer, ${PAIR} x ${TIMES}; the source said ${observed})`,
+      `${answer} (PriceConsumer.latestAnswer, ${PAIR} x ${TIMES}; the price adapter said ${observed.result} from ${observed.used})`,
     )
-    return { answer, observed, requestId: request.requestId, consumer, operator: core.operator }
+    return {
+      answer,
+      observed: observed.result,
+      requestId: request.requestId,
+      consumer,
+      operator: core.operator,
+    }
   } finally {
     for (const fn of cleanup.reverse()) await fn().catch(() => {})
   }
