@@ -43,6 +43,12 @@ before(async () => {
       seen.push({ url: req.url ?? '', headers: req.headers, body })
       const id = JSON.stringify(body.id)
       switch (req.url) {
+        case '/big':
+          return reply(
+            res,
+            200,
+            `{"jobRunID":${id},"data":{"result":"${'x'.repeat(4096)}"},"statusCode":200}`,
+          )
         case '/ok':
           return reply(
             res,
@@ -116,6 +122,7 @@ function bridges(): Bridge[] {
     { name: 'flaky', url: `${base}/flaky` },
     { name: 'slow', url: `${base}/slow` },
     { name: 'down', url: `http://127.0.0.1:${closedPort}/` },
+    { name: 'big', url: `${base}/big` },
   ]
 }
 const deps = (): TaskDeps => ({ http: client, bridges: staticBridgeRegistry(bridges()) })
@@ -229,6 +236,16 @@ describe('bridge task', () => {
     )
     assert.equal(err.retryable, true)
     assert.ok(Date.now() - start < 2000)
+  })
+
+  it('refuses a reply over the size cap, naming the cap', async () => {
+    const capped = createBridgeTask({ maxResponseBytes: 1024 })
+    expectError(
+      await run({ name: 'big' }, {}, capped),
+      /bridge "big".*exceeds the limit of 1024 bytes/,
+    )
+    const roomy = await run({ name: 'big' })
+    assert.equal(roomy.error, undefined)
   })
 
   it('reports an unreachable adapter as retryable', async () => {

@@ -76,9 +76,14 @@ export class BridgePendingError extends TaskError {
   readonly pending = true
 }
 
+/** The default cap on an adapter's reply. */
+export const DEFAULT_BRIDGE_REPLY_BYTES = 1024 * 1024
+
 export type BridgeTaskOptions = {
   /** Where adapters POST async answers; `responseURL` is sent only when this is set. */
   responseURL?: (ctx: TaskContext) => string
+  /** Largest adapter reply accepted, in bytes; default 1 MiB (DEFAULT_BRIDGE_REPLY_BYTES). */
+  maxResponseBytes?: number
   /** Maximum remembered replies for cacheTTL; default 1000. */
   maxCacheEntries?: number
   /** Clock for the cache (tests). */
@@ -135,6 +140,7 @@ export function createBridgeTask(options: BridgeTaskOptions = {}): TaskDefinitio
           url: bridge.url,
           headers,
           body: stringifyJson(body),
+          maxResponseBytes: options.maxResponseBytes ?? DEFAULT_BRIDGE_REPLY_BYTES,
           trustedDestination: true,
           signal: ctx.signal,
         })
