@@ -1,33 +1,15 @@
 import assert from 'node:assert/strict'
 import { randomUUID } from 'node:crypto'
-import { readFileSync } from 'node:fs'
-import { mkdtemp, rm } from 'node:fs/promises'
-import { tmpdir } from 'node:os'
-import { join } from 'node:path'
 import { after, before, describe, it } from 'node:test'
 import type { Address, Hex } from 'viem'
-import { OperatorAbi, PriceConsumerAbi, PriceConsumerBytecode } from '../../artifacts/abis.ts'
+import { OperatorAbi, PriceConsumerAbi } from '../../artifacts/abis.ts'
 import { type SimulatedSource, startSimulatedSource } from '../../src/adapters/sources/simulated.ts'
 import type { CoreDeployment } from '../../src/chain/deploy.ts'
 import { type OracleRequestLog, oracleRequestsIn } from '../../src/chain/operator-events.ts'
-import {
-  deployContract,
-  deployTestCore,
-  fundLink,
-  LINK,
-  linkBalance,
-  send,
-  startTestChain,
-  type TestChain,
-} from '../../src/chain/testing.ts'
-import { createLogger } from '../../src/common.ts'
-import type { NodeConfig } from '../../src/config/config.ts'
-import type { DirectRequestEvent } from '../../src/node/directrequest.ts'
-import { specIdOf } from '../../src/node/directrequest.ts'
-import { type OracleNode, startNode } from '../../src/node/node.ts'
-import { testDatabaseUrl } from '../../src/store/testing.ts'
+import { LINK, linkBalance, send, type TestChain } from '../../src/chain/testing.ts'
+import { type DirectRequestEvent, specIdOf } from '../../src/node/directrequest.ts'
 import { startGatedSource } from './gated-source.ts'
-import { importNodeKey, nodeTestConfig } from './node-setup.ts'
+import { GET_UINT256, type NodeWorld, startNodeWorld, waitFor } from './node-setup.ts'
 
 /**
  * A request its consumer cancels on chain (`cancel` once the Operator's 5 minutes have passed,
@@ -36,47 +18,32 @@ import { importNodeKey, nodeTestConfig } from './node-setup.ts'
  * data source, or the job waits for confirmations and the request and its cancellation become
  * due in the same poll.
  */
-const FIXTURE = readFileSync(join(import.meta.dirname, '../fixtures/get-uint256.toml'), 'utf8')
 const PAYMENT = LINK / 10n
 
 describe(`oracle node, cancelled requests (${process.env.DATABASE_URL ? 'Postgres' : 'PGlite'})`, () => {
+  let w: NodeWorld
   let chain: TestChain
-  let source: SimulatedSource
-  let gated: Awaited<ReturnType<typeof startGatedSource>>
   let core: CoreDeployment
   let consumer: Address
-  let dataDir: string
-  let database: Awaited<ReturnType<typeof testDatabaseUrl>>
-  let config: NodeConfig
-  let node: OracleNode | undefined
-  const events: DirectRequestEvent[] = []
+  let source: SimulatedSource
+  let gated: Awaited<ReturnType<typeof startGatedSource>>
+  let events: DirectRequestEvent[]
+  const node = () => w.node()
+  const _api = (method: string, path: string, body?: string) => w.api(method, path, body)
 
   const rpc = (method: string, params: unknown[] = []) =>
     chain.owner.request({ method, params } as never)
   const api = async (method: string, path: string, body?: string) => {
-    const res = await fetch(`${node!.apiUrl}${path}`, {
+    const res = await fetch(`${node().apiUrl}${path}`, {
       method,
-      headers: { authorization: `Bearer ${node!.apiToken}`, 'content-type': 'application/toml' },
+      headers: { authorization: `Bearer ${node().apiToken}`, 'content-type': 'application/toml' },
       body,
     })
     return { status: res.status, json: (await res.json()) as Record<string, unknown> }
   }
-  const waitFor = async <T>(
-    what: string,
-    fn: () => Promise<T | undefined> | T | undefined,
-    ms = 20_000,
-  ) => {
-    const deadline = Date.now() + ms
-    for (;;) {
-      const v = await fn()
-      if (v !== undefined) return v
-      if (Date.now() > deadline) assert.fail(`timed out waiting for ${what}`)
-      await new Promise((r) => setTimeout(r, 50))
-    }
-  }
   const createJob = async (extra = '') => {
     const externalJobID = randomUUID()
-    let toml = FIXTURE.replace(
+    let toml = GET_UINT256.replace(
       /externalJobID = ".*"/,
       `externalJobID = "${externalJobID}"`,
     ).replaceAll('0x613a38AC1659769640aaE063C651F48E0250454C', core.operator)
@@ -121,7 +88,7 @@ describe(`oracle node, cancelled requests (${process.env.DATABASE_URL ? 'Postgre
     ).length
   /** The node's transactions to the Operator carrying this request id. */
   const txesFor = async (requestId: Hex) => {
-    const rows = await node!.common.db.query<{ state: string }>(
+    const rows = await node().common.db.query<{ state: string }>(
       'SELECT state FROM eth_txes WHERE data LIKE $1',
       [`%${requestId.slice(2).toLowerCase()}%`],
     )
@@ -129,35 +96,17 @@ describe(`oracle node, cancelled requests (${process.env.DATABASE_URL ? 'Postgre
   }
 
   before(async () => {
-    chain = await startTestChain()
+    w = await startNodeWorld('orakel-cancel-')
+    ;({ chain, core, consumer, events } = w)
     source = await startSimulatedSource({ pairs: { 'ETH-USD': 3000 }, seed: 7 })
     gated = await startGatedSource(3000)
-    core = await deployTestCore(chain)
-    consumer = await deployContract(chain.owner, {
-      name: 'PriceConsumer',
-      abi: PriceConsumerAbi,
-      bytecode: PriceConsumerBytecode,
-      args: [core.linkToken, core.operator],
-    })
-    await fundLink(chain, core.linkToken, consumer, 10n * LINK)
-    dataDir = await mkdtemp(join(tmpdir(), 'orakel-cancel-'))
-    database = await testDatabaseUrl()
-    config = nodeTestConfig({ dataDir, rpcUrl: chain.anvil.rpcUrl, databaseUrl: database?.url })
-    await importNodeKey(config)
-    node = await startNode({
-      config,
-      logger: createLogger({ silent: true }),
-      onEvent: (e) => events.push(e),
-    })
+    await w.start()
   })
   after(async () => {
     gated?.release()
-    await node?.stop()
-    await chain?.stop()
+    await w?.close()
     await source?.stop()
     await gated?.stop()
-    await database?.drop()
-    if (dataDir) await rm(dataDir, { recursive: true, force: true })
   })
 
   it('stops a run waiting on a slow source when its request is cancelled; no fulfilment', async () => {

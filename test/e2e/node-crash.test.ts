@@ -1,33 +1,25 @@
 import assert from 'node:assert/strict'
 import { type ChildProcess, spawn } from 'node:child_process'
 import { randomInt, randomUUID } from 'node:crypto'
-import { readFileSync } from 'node:fs'
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { createInterface } from 'node:readline'
 import { after, before, describe, it } from 'node:test'
 import type { Address, Hex } from 'viem'
-import { OperatorAbi, PriceConsumerAbi, PriceConsumerBytecode } from '../../artifacts/abis.ts'
+import { OperatorAbi, PriceConsumerAbi } from '../../artifacts/abis.ts'
 import { type SimulatedSource, startSimulatedSource } from '../../src/adapters/sources/simulated.ts'
 import { ANVIL_PRIVATE_KEYS } from '../../src/chain/anvil.ts'
 import type { CoreDeployment } from '../../src/chain/deploy.ts'
 import { oracleRequestsIn } from '../../src/chain/operator-events.ts'
-import {
-  deployContract,
-  deployTestCore,
-  fundLink,
-  LINK,
-  send,
-  startTestChain,
-  type TestChain,
-} from '../../src/chain/testing.ts'
+import { LINK, send, type TestChain } from '../../src/chain/testing.ts'
 import { databaseParams, loadConfig, type NodeConfig } from '../../src/config/config.ts'
 import { encryptKeystore } from '../../src/crypto/keystore.ts'
 import { createEthKeyStore } from '../../src/keys/eth-keys.ts'
 import { specIdOf } from '../../src/node/directrequest.ts'
 import { openDatabase } from '../../src/store/db.ts'
 import { testDatabaseUrl } from '../../src/store/testing.ts'
+import { GET_UINT256, startConsumerChain } from './node-setup.ts'
 
 /**
  * Crash safety with real process kills: `orakel node start` runs as a child process (PGlite in
@@ -52,7 +44,6 @@ import { testDatabaseUrl } from '../../src/store/testing.ts'
  */
 const PASSWORD = 'correct horse battery staple'
 const MAIN = join(import.meta.dirname, '../../src/cli/main.ts')
-const FIXTURE = readFileSync(join(import.meta.dirname, '../fixtures/get-uint256.toml'), 'utf8')
 const REQUESTS = 6
 const CYCLES = 6
 const UP_REQUESTS = 4
@@ -162,16 +153,8 @@ describe(`oracle node, crash safety with SIGKILL (${process.env.DATABASE_URL ? '
   const startups: number[] = []
 
   before(async () => {
-    chain = await startTestChain()
+    ;({ chain, core, consumer } = await startConsumerChain())
     source = await startSimulatedSource({ pairs: { 'ETH-USD': 3000 }, seed: 5 })
-    core = await deployTestCore(chain)
-    consumer = await deployContract(chain.owner, {
-      name: 'PriceConsumer',
-      abi: PriceConsumerAbi,
-      bytecode: PriceConsumerBytecode,
-      args: [core.linkToken, core.operator],
-    })
-    await fundLink(chain, core.linkToken, consumer, 10n * LINK)
     nodeKey = chain.node.account.address
     dataDir = await mkdtemp(join(tmpdir(), 'orakel-crash-'))
     database = await testDatabaseUrl()
@@ -276,7 +259,7 @@ describe(`oracle node, crash safety with SIGKILL (${process.env.DATABASE_URL ? '
     // The job, created through the API of the first process.
     await start(true)
     const externalJobID = randomUUID()
-    const toml = FIXTURE.replace(
+    const toml = GET_UINT256.replace(
       /externalJobID = ".*"/,
       `externalJobID = "${externalJobID}"`,
     ).replaceAll('0x613a38AC1659769640aaE063C651F48E0250454C', core.operator)

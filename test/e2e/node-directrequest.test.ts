@@ -1,34 +1,18 @@
 import assert from 'node:assert/strict'
 import { randomUUID } from 'node:crypto'
-import { readFileSync } from 'node:fs'
-import { mkdtemp, rm } from 'node:fs/promises'
 import { type AddressInfo, createServer } from 'node:net'
-import { tmpdir } from 'node:os'
-import { join } from 'node:path'
 import { after, before, describe, it } from 'node:test'
 import type { Address } from 'viem'
-import { PriceConsumerAbi, PriceConsumerBytecode } from '../../artifacts/abis.ts'
+import { PriceConsumerAbi } from '../../artifacts/abis.ts'
 import { defineAdapter, pending } from '../../src/adapters/sdk.ts'
 import { serveAdapter } from '../../src/adapters/server.ts'
 import { type SimulatedSource, startSimulatedSource } from '../../src/adapters/sources/simulated.ts'
 import type { CoreDeployment } from '../../src/chain/deploy.ts'
-import {
-  deployContract,
-  deployTestCore,
-  fundLink,
-  LINK,
-  send,
-  startTestChain,
-  type TestChain,
-} from '../../src/chain/testing.ts'
-import { createLogger } from '../../src/common.ts'
-import type { NodeConfig } from '../../src/config/config.ts'
+import { LINK, send, type TestChain } from '../../src/chain/testing.ts'
 import type { DirectRequestEvent } from '../../src/node/directrequest.ts'
 import { specIdOf } from '../../src/node/directrequest.ts'
-import { type OracleNode, startNode } from '../../src/node/node.ts'
 import { multiply, parseDecimal, truncate } from '../../src/pipeline/decimal.ts'
-import { testDatabaseUrl } from '../../src/store/testing.ts'
-import { importNodeKey, nodeTestConfig } from './node-setup.ts'
+import { GET_UINT256, type NodeWorld, startNodeWorld, waitFor } from './node-setup.ts'
 
 /**
  * The node end to end on anvil with a real database (PGlite, or the Postgres server named by
@@ -45,11 +29,9 @@ async function freePort(): Promise<number> {
   return port
 }
 
-const FIXTURE = readFileSync(join(import.meta.dirname, '../fixtures/get-uint256.toml'), 'utf8')
-
 /** The fixture for `operator`, with `extra` (`key = value`) replacing or adding a line. */
 function jobToml(operator: Address, externalJobID: string, extra = ''): string {
-  let toml = FIXTURE.replace(
+  let toml = GET_UINT256.replace(
     /externalJobID = ".*"/,
     `externalJobID = "${externalJobID}"`,
   ).replaceAll('0x613a38AC1659769640aaE063C651F48E0250454C', operator)
@@ -64,44 +46,15 @@ function jobToml(operator: Address, externalJobID: string, extra = ''): string {
 }
 
 describe(`oracle node, direct requests (${process.env.DATABASE_URL ? 'Postgres' : 'PGlite'})`, () => {
+  let w: NodeWorld
   let chain: TestChain
-  let source: SimulatedSource
   let core: CoreDeployment
   let consumer: Address
-  let dataDir: string
-  let database: Awaited<ReturnType<typeof testDatabaseUrl>>
-  let config: NodeConfig
-  let node: OracleNode | undefined
-  const events: DirectRequestEvent[] = []
-
-  const api = async (method: string, path: string, body?: string) => {
-    const res = await fetch(`${node!.apiUrl}${path}`, {
-      method,
-      headers: { authorization: `Bearer ${node!.apiToken}`, 'content-type': 'application/toml' },
-      body,
-    })
-    return { status: res.status, json: (await res.json()) as Record<string, unknown> }
-  }
-  const start = async () => {
-    node = await startNode({
-      config,
-      logger: createLogger({ silent: true }),
-      onEvent: (e) => events.push(e),
-    })
-  }
-  const waitFor = async <T>(
-    what: string,
-    fn: () => Promise<T | undefined> | T | undefined,
-    ms = 20_000,
-  ) => {
-    const deadline = Date.now() + ms
-    for (;;) {
-      const v = await fn()
-      if (v !== undefined) return v
-      if (Date.now() > deadline) assert.fail(`timed out waiting for ${what}`)
-      await new Promise((r) => setTimeout(r, 50))
-    }
-  }
+  let source: SimulatedSource
+  let events: DirectRequestEvent[]
+  const node = () => w.node()
+  const api = (method: string, path: string, body?: string) => w.api(method, path, body)
+  const start = () => w.start()
   const request = async (externalJobID: string, payment: bigint) => {
     await send(chain.owner, {
       address: consumer,
@@ -114,28 +67,14 @@ describe(`oracle node, direct requests (${process.env.DATABASE_URL ? 'Postgres' 
     Number((await api('GET', `/v2/jobs/${jobId}/runs`)).json.total)
 
   before(async () => {
-    chain = await startTestChain()
+    w = await startNodeWorld('orakel-node-')
+    ;({ chain, core, consumer, events } = w)
     source = await startSimulatedSource({ pairs: { 'ETH-USD': 3000 }, seed: 11 })
-    core = await deployTestCore(chain)
-    consumer = await deployContract(chain.owner, {
-      name: 'PriceConsumer',
-      abi: PriceConsumerAbi,
-      bytecode: PriceConsumerBytecode,
-      args: [core.linkToken, core.operator],
-    })
-    await fundLink(chain, core.linkToken, consumer, 10n * LINK)
-    dataDir = await mkdtemp(join(tmpdir(), 'orakel-node-'))
-    database = await testDatabaseUrl()
-    config = nodeTestConfig({ dataDir, rpcUrl: chain.anvil.rpcUrl, databaseUrl: database?.url })
-    await importNodeKey(config)
     await start()
   })
   after(async () => {
-    await node?.stop()
-    await chain?.stop()
+    await w?.close()
     await source?.stop()
-    await database?.drop()
-    await rm(dataDir, { recursive: true, force: true })
   })
 
   it('answers a consumer request on chain, once, also across a restart', async () => {
@@ -159,7 +98,7 @@ describe(`oracle node, direct requests (${process.env.DATABASE_URL ? 'Postgres' 
     assert.ok(events.some((e) => e.kind === 'tx-enqueued'))
 
     // A restart re-reads recent blocks; the request is not run again.
-    await node!.stop()
+    await node().stop()
     await start()
     await new Promise((r) => setTimeout(r, 500))
     assert.equal(await runsOf(jobId), 1)
@@ -179,9 +118,9 @@ describe(`oracle node, direct requests (${process.env.DATABASE_URL ? 'Postgres' 
     })
     // The bridge needs the adapter's URL, the adapter the bridge's incoming token.
     const port = await freePort()
-    const added = await fetch(`${node!.apiUrl}/v2/bridges`, {
+    const added = await fetch(`${node().apiUrl}/v2/bridges`, {
       method: 'POST',
-      headers: { authorization: `Bearer ${node!.apiToken}`, 'content-type': 'application/json' },
+      headers: { authorization: `Bearer ${node().apiToken}`, 'content-type': 'application/json' },
       body: JSON.stringify({ name: 'slowprice', url: `http://127.0.0.1:${port}` }),
     })
     assert.equal(added.status, 201)
@@ -217,7 +156,7 @@ describe(`oracle node, direct requests (${process.env.DATABASE_URL ? 'Postgres' 
       assert.equal(run.pendingTask, 'fetch')
 
       const patch = (token: string, body: unknown) =>
-        fetch(`${node!.apiUrl}/v2/resume/${run.runId}`, {
+        fetch(`${node().apiUrl}/v2/resume/${run.runId}`, {
           method: 'PATCH',
           headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
           body: JSON.stringify(body),

@@ -1,31 +1,16 @@
 import assert from 'node:assert/strict'
 import { randomUUID } from 'node:crypto'
-import { readFileSync } from 'node:fs'
-import { mkdtemp, rm } from 'node:fs/promises'
-import { tmpdir } from 'node:os'
-import { join } from 'node:path'
 import { after, before, describe, it } from 'node:test'
 import { type Address, encodeFunctionData, type Hex } from 'viem'
-import { OperatorAbi, PriceConsumerAbi, PriceConsumerBytecode } from '../../artifacts/abis.ts'
+import { OperatorAbi, PriceConsumerAbi } from '../../artifacts/abis.ts'
 import { type SimulatedSource, startSimulatedSource } from '../../src/adapters/sources/simulated.ts'
 import type { CoreDeployment } from '../../src/chain/deploy.ts'
 import { oracleRequestsIn } from '../../src/chain/operator-events.ts'
-import {
-  deployContract,
-  deployTestCore,
-  fundLink,
-  LINK,
-  startTestChain,
-  type TestChain,
-} from '../../src/chain/testing.ts'
-import { createLogger } from '../../src/common.ts'
-import type { NodeConfig } from '../../src/config/config.ts'
+import { LINK, type TestChain } from '../../src/chain/testing.ts'
 import type { DirectRequestEvent } from '../../src/node/directrequest.ts'
 import { specIdOf } from '../../src/node/directrequest.ts'
-import { type OracleNode, startNode } from '../../src/node/node.ts'
-import { testDatabaseUrl } from '../../src/store/testing.ts'
 import { startGatedSource } from './gated-source.ts'
-import { importNodeKey, nodeTestConfig } from './node-setup.ts'
+import { GET_UINT256, type NodeWorld, startNodeWorld, waitFor } from './node-setup.ts'
 
 /**
  * Reorgs and duplicate delivery, with the node in-process on anvil. `anvil_reorg [depth, txs]`
@@ -39,48 +24,26 @@ import { importNodeKey, nodeTestConfig } from './node-setup.ts'
  * - A restart re-reads the recent blocks, and a shallow reorg above answered requests moves the
  *   node's cursors back: neither starts a second run or answer.
  */
-const FIXTURE = readFileSync(join(import.meta.dirname, '../fixtures/get-uint256.toml'), 'utf8')
 const PAYMENT = LINK / 10n
 
 type RunView = { runId: string; state: string; requestId: string; logBlockHash: string }
 
 describe(`oracle node, reorgs and duplicate delivery (${process.env.DATABASE_URL ? 'Postgres' : 'PGlite'})`, () => {
+  let w: NodeWorld
   let chain: TestChain
-  let source: SimulatedSource
-  let gated: Awaited<ReturnType<typeof startGatedSource>>
   let core: CoreDeployment
   let consumer: Address
-  let dataDir: string
-  let database: Awaited<ReturnType<typeof testDatabaseUrl>>
-  let config: NodeConfig
-  let node: OracleNode | undefined
-  const events: DirectRequestEvent[] = []
+  let source: SimulatedSource
+  let gated: Awaited<ReturnType<typeof startGatedSource>>
+  let events: DirectRequestEvent[]
+  const node = () => w.node()
+  const api = (method: string, path: string, body?: string) => w.api(method, path, body)
+  const start = () => w.start()
 
   const rpc = <T = unknown>(method: string, params: unknown[] = []) =>
     chain.owner.request({ method, params } as never) as Promise<T>
   const headNumber = async () => BigInt(await rpc<Hex>('eth_blockNumber'))
   const mine = (blocks: number) => rpc('anvil_mine', [`0x${blocks.toString(16)}`])
-  const api = async (method: string, path: string, body?: string) => {
-    const res = await fetch(`${node!.apiUrl}${path}`, {
-      method,
-      headers: { authorization: `Bearer ${node!.apiToken}`, 'content-type': 'application/toml' },
-      body,
-    })
-    return { status: res.status, json: (await res.json()) as Record<string, unknown> }
-  }
-  const waitFor = async <T>(
-    what: string,
-    fn: () => Promise<T | undefined> | T | undefined,
-    ms = 20_000,
-  ) => {
-    const deadline = Date.now() + ms
-    for (;;) {
-      const v = await fn()
-      if (v !== undefined) return v
-      if (Date.now() > deadline) assert.fail(`timed out waiting for ${what}`)
-      await new Promise((r) => setTimeout(r, 50))
-    }
-  }
   /** Waits until the node's log broadcaster has finished a poll at the chain's current head. */
   const settled = async () => {
     const head = await headNumber()
@@ -93,7 +56,7 @@ describe(`oracle node, reorgs and duplicate delivery (${process.env.DATABASE_URL
   }
   const createJob = async (confirmations: number) => {
     const externalJobID = randomUUID()
-    const toml = FIXTURE.replace(/externalJobID = ".*"/, `externalJobID = "${externalJobID}"`)
+    const toml = GET_UINT256.replace(/externalJobID = ".*"/, `externalJobID = "${externalJobID}"`)
       .replace(/^minIncomingConfirmations = .*$/m, `minIncomingConfirmations = ${confirmations}`)
       .replaceAll('0x613a38AC1659769640aaE063C651F48E0250454C', core.operator)
     const created = await api('POST', '/v2/jobs', toml)
@@ -137,44 +100,23 @@ describe(`oracle node, reorgs and duplicate delivery (${process.env.DATABASE_URL
     waitFor('the answer on chain', async () =>
       (await countEvents('AnswerReceived', requestId)) > 0 ? true : undefined,
     )
-  const start = async () => {
-    node = await startNode({
-      config,
-      logger: createLogger({ silent: true }),
-      onEvent: (e) => events.push(e),
-    })
-  }
+
+  const jobs: string[] = []
+  const requests: Hex[] = []
 
   before(async () => {
-    chain = await startTestChain()
+    w = await startNodeWorld('orakel-reorg-')
+    ;({ chain, core, consumer, events } = w)
     source = await startSimulatedSource({ pairs: { 'ETH-USD': 3000 }, seed: 3 })
     gated = await startGatedSource(2500)
-    core = await deployTestCore(chain)
-    consumer = await deployContract(chain.owner, {
-      name: 'PriceConsumer',
-      abi: PriceConsumerAbi,
-      bytecode: PriceConsumerBytecode,
-      args: [core.linkToken, core.operator],
-    })
-    await fundLink(chain, core.linkToken, consumer, 10n * LINK)
-    dataDir = await mkdtemp(join(tmpdir(), 'orakel-reorg-'))
-    database = await testDatabaseUrl()
-    config = nodeTestConfig({ dataDir, rpcUrl: chain.anvil.rpcUrl, databaseUrl: database?.url })
-    await importNodeKey(config)
     await start()
   })
   after(async () => {
     gated?.release()
-    await node?.stop()
-    await chain?.stop()
+    await w?.close()
     await source?.stop()
     await gated?.stop()
-    await database?.drop()
-    if (dataDir) await rm(dataDir, { recursive: true, force: true })
   })
-
-  const jobs: string[] = []
-  const requests: Hex[] = []
 
   it('does not answer a request reorged out before its confirmations; sent again, answers it once', async () => {
     const { externalJobID, jobId } = await createJob(3)
@@ -266,7 +208,7 @@ describe(`oracle node, reorgs and duplicate delivery (${process.env.DATABASE_URL
     const requestEvents = events.filter((e) => e.kind === 'request').length
 
     // A restart re-reads the last finalityDepth blocks, all the requests above included.
-    await node!.stop()
+    await node().stop()
     await start()
     await mine(2)
     await settled()

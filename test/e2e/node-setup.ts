@@ -1,8 +1,141 @@
+import assert from 'node:assert/strict'
+import { readFileSync } from 'node:fs'
+import { mkdtemp, rm } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import type { Address } from 'viem'
+import { PriceConsumerAbi, PriceConsumerBytecode } from '../../artifacts/abis.ts'
 import { ANVIL_PRIVATE_KEYS } from '../../src/chain/anvil.ts'
+import type { CoreDeployment } from '../../src/chain/deploy.ts'
+import {
+  deployContract,
+  deployTestCore,
+  fundLink,
+  LINK,
+  startTestChain,
+  type TestChain,
+} from '../../src/chain/testing.ts'
+import { createLogger } from '../../src/common.ts'
 import { databaseParams, defaultConfig, type NodeConfig } from '../../src/config/config.ts'
 import { encryptKeystore } from '../../src/crypto/keystore.ts'
 import { createEthKeyStore } from '../../src/keys/eth-keys.ts'
+import type { DirectRequestEvent } from '../../src/node/directrequest.ts'
+import { type OracleNode, startNode } from '../../src/node/node.ts'
 import { openDatabase } from '../../src/store/db.ts'
+import { testDatabaseUrl } from '../../src/store/testing.ts'
+
+/** The published get-uint256 direct-request spec (test/fixtures). */
+export const GET_UINT256 = readFileSync(
+  join(import.meta.dirname, '../fixtures/get-uint256.toml'),
+  'utf8',
+)
+
+/** Polls `fn` every 50 ms until it returns a value; fails the test after `ms`. */
+export async function waitFor<T>(
+  what: string,
+  fn: () => Promise<T | undefined> | T | undefined,
+  ms = 20_000,
+): Promise<T> {
+  const deadline = Date.now() + ms
+  for (;;) {
+    const v = await fn()
+    if (v !== undefined) return v
+    if (Date.now() > deadline) assert.fail(`timed out waiting for ${what}`)
+    await new Promise((r) => setTimeout(r, 50))
+  }
+}
+
+/** Anvil with LinkToken, an Operator (anvil account 1 authorized) and a funded PriceConsumer. */
+export async function startConsumerChain(): Promise<{
+  chain: TestChain
+  core: CoreDeployment
+  consumer: Address
+}> {
+  const chain = await startTestChain()
+  try {
+    const core = await deployTestCore(chain)
+    const consumer = await deployContract(chain.owner, {
+      name: 'PriceConsumer',
+      abi: PriceConsumerAbi,
+      bytecode: PriceConsumerBytecode,
+      args: [core.linkToken, core.operator],
+    })
+    await fundLink(chain, core.linkToken, consumer, 10n * LINK)
+    return { chain, core, consumer }
+  } catch (err) {
+    await chain.stop()
+    throw err
+  }
+}
+
+/**
+ * A consumer chain and an in-process node on a real database (PGlite in a temporary folder,
+ * or a schema of the Postgres server named by DATABASE_URL), its key imported. `start()` (re)starts
+ * the node, recording its events; `close()` stops and removes everything.
+ */
+export type NodeWorld = Awaited<ReturnType<typeof startConsumerChain>> & {
+  dataDir: string
+  config: NodeConfig
+  events: DirectRequestEvent[]
+  /** The running node (after `start()`). */
+  node(): OracleNode
+  start(): Promise<OracleNode>
+  /** A call to the node's API with its token; TOML bodies by default. */
+  api(
+    method: string,
+    path: string,
+    body?: string,
+    type?: string,
+  ): Promise<{ status: number; json: Record<string, unknown> }>
+  close(): Promise<void>
+}
+
+export async function startNodeWorld(prefix: string): Promise<NodeWorld> {
+  const base = await startConsumerChain()
+  const dataDir = await mkdtemp(join(tmpdir(), prefix))
+  const database = await testDatabaseUrl()
+  const config = nodeTestConfig({
+    dataDir,
+    rpcUrl: base.chain.anvil.rpcUrl,
+    databaseUrl: database?.url,
+  })
+  await importNodeKey(config)
+  const events: DirectRequestEvent[] = []
+  let node: OracleNode | undefined
+  const current = () => {
+    if (!node) throw new Error('the node is not started')
+    return node
+  }
+  return {
+    ...base,
+    dataDir,
+    config,
+    events,
+    node: current,
+    async start() {
+      node = await startNode({
+        config,
+        logger: createLogger({ silent: true }),
+        onEvent: (e) => events.push(e),
+      })
+      return node
+    },
+    async api(method, path, body, type = 'application/toml') {
+      const res = await fetch(`${current().apiUrl}${path}`, {
+        method,
+        headers: { authorization: `Bearer ${current().apiToken}`, 'content-type': type },
+        body,
+      })
+      return { status: res.status, json: (await res.json()) as Record<string, unknown> }
+    },
+    async close() {
+      await node?.stop()
+      await base.chain.stop()
+      await database?.drop()
+      await rm(dataDir, { recursive: true, force: true })
+    },
+  }
+}
 
 export const NODE_PASSWORD = 'correct horse battery staple'
 
