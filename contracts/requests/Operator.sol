@@ -5,6 +5,7 @@ import {IOperator} from "../interfaces/IOperator.sol";
 import {IERC677Receiver} from "../interfaces/IERC677Receiver.sol";
 import {ILinkToken} from "../interfaces/ILinkToken.sol";
 import {Owned} from "../shared/Owned.sol";
+import {RequestCalldata} from "../shared/RequestCalldata.sol";
 
 /// @title Operator
 /// @notice One oracle operator's request/fulfil contract (see IOperator).
@@ -18,10 +19,6 @@ contract Operator is IOperator, IERC677Receiver, Owned {
     /// @notice Gas that must remain for the consumer's callback when fulfilling.
     uint256 public constant MINIMUM_CONSUMER_GAS_LIMIT = 400_000;
 
-    /// @dev Selector, 8 words of arguments, and the length word of the parameters.
-    uint256 private constant ORACLE_REQUEST_MIN_LENGTH = 4 + 8 * 32 + 32;
-    /// @dev Selector, 7 words of arguments, and the length word of the parameters.
-    uint256 private constant OPERATOR_REQUEST_MIN_LENGTH = 4 + 7 * 32 + 32;
     uint256 private constant V1 = 1;
     uint256 private constant V2 = 2;
 
@@ -60,28 +57,28 @@ contract Operator is IOperator, IERC677Receiver, Owned {
         if (data.length < 4) revert RequestDataTooShort(data.length, 4);
         bytes4 selector = bytes4(data[:4]);
         if (selector == this.oracleRequest.selector) {
-            _checkLength(data, ORACLE_REQUEST_MIN_LENGTH);
+            RequestCalldata.checkLength(data, RequestCalldata.ORACLE_REQUEST_MIN_LENGTH);
             _request(
                 sender,
                 amount,
-                bytes32(_word(data, 2)),
-                _addressWord(data, 3),
-                _selectorWord(data, 4),
-                _word(data, 5),
-                _word(data, 6),
-                _bytesArgument(data, 7)
+                bytes32(RequestCalldata.word(data, 2)),
+                RequestCalldata.addressWord(data, 3),
+                RequestCalldata.selectorWord(data, 4),
+                RequestCalldata.word(data, 5),
+                RequestCalldata.word(data, 6),
+                RequestCalldata.bytesArgument(data, 7)
             );
         } else if (selector == this.operatorRequest.selector) {
-            _checkLength(data, OPERATOR_REQUEST_MIN_LENGTH);
+            RequestCalldata.checkLength(data, RequestCalldata.OPERATOR_REQUEST_MIN_LENGTH);
             _request(
                 sender,
                 amount,
-                bytes32(_word(data, 2)),
+                bytes32(RequestCalldata.word(data, 2)),
                 sender,
-                _selectorWord(data, 3),
-                _word(data, 4),
-                _word(data, 5),
-                _bytesArgument(data, 6)
+                RequestCalldata.selectorWord(data, 3),
+                RequestCalldata.word(data, 4),
+                RequestCalldata.word(data, 5),
+                RequestCalldata.bytesArgument(data, 6)
             );
         } else {
             revert UnsupportedRequestSelector(selector);
@@ -277,43 +274,5 @@ contract Operator is IOperator, IERC677Receiver, Owned {
         returns (bytes31)
     {
         return bytes31(keccak256(abi.encodePacked(payment, callbackAddress, callbackFunctionId, expiration)));
-    }
-
-    function _checkLength(bytes calldata data, uint256 minimum) private pure {
-        if (data.length < minimum) revert RequestDataTooShort(data.length, minimum);
-    }
-
-    /// @dev Argument word `i` of an ABI-encoded call (after the selector). Bounds are checked
-    ///      by `_checkLength` before any use.
-    function _word(bytes calldata data, uint256 i) private pure returns (uint256 w) {
-        assembly ("memory-safe") {
-            w := calldataload(add(data.offset, add(4, shl(5, i))))
-        }
-    }
-
-    function _addressWord(bytes calldata data, uint256 i) private pure returns (address) {
-        uint256 w = _word(data, i);
-        if (w > type(uint160).max) revert MalformedRequestData(i);
-        return address(uint160(w));
-    }
-
-    function _selectorWord(bytes calldata data, uint256 i) private pure returns (bytes4) {
-        uint256 w = _word(data, i);
-        if (w << 32 != 0) revert MalformedRequestData(i);
-        return bytes4(bytes32(w));
-    }
-
-    /// @dev The dynamic `bytes` argument whose offset is argument word `i`, as a calldata slice.
-    function _bytesArgument(bytes calldata data, uint256 i) private pure returns (bytes calldata) {
-        uint256 args = data.length - 4;
-        uint256 offset = _word(data, i);
-        if (offset > args - 32) revert MalformedRequestData(i);
-        uint256 start = 4 + offset + 32;
-        uint256 length;
-        assembly ("memory-safe") {
-            length := calldataload(add(data.offset, add(4, offset)))
-        }
-        if (length > data.length - start) revert MalformedRequestData(i);
-        return data[start:start + length];
     }
 }
