@@ -38,6 +38,7 @@ import {
   startTestChain,
   type TestChain,
 } from '../src/chain/testing.ts'
+import { measureCommitReveal } from './commit-reveal-gas.ts'
 import { compileChainlinkOperator } from './reference.ts'
 import { regressions } from './snapshot.ts'
 
@@ -51,6 +52,10 @@ const KEYS = [
   'cancel_gas',
 ] as const
 type Figures = Record<(typeof KEYS)[number], number>
+/** Committee sizes of the commit–reveal figures (issue 6). */
+const COMMITTEE_SIZES = [4, 7, 16, 31]
+/** Commit–reveal figures kept in the snapshot, per committee size. */
+const CR_KEYS = ['commit_gas', 'reveal_gas', 'final_reveal_gas', 'round_total_gas'] as const
 
 const PAYMENT = 10n ** 17n
 const SPEC_ID = toHex('bench', { size: 32 })
@@ -238,13 +243,29 @@ async function main() {
       line[`${k.replace(/_gas$/, '')}_ratio`] = Number((our[k] / cl[k]).toFixed(4))
     console.log(JSON.stringify(line))
 
+    const snapshotFigures: Record<string, number> = { ...our }
+    for (const n of COMMITTEE_SIZES) {
+      const cr = await measureCommitReveal(chain, n, params)
+      console.log(
+        JSON.stringify({
+          bench: 'gas',
+          case: 'commit_reveal',
+          ...cr,
+          round_vs_plain_median_ratio: Number(
+            (cr.round_total_gas / cr.plain_median_round_gas).toFixed(3),
+          ),
+        }),
+      )
+      for (const k of CR_KEYS) snapshotFigures[`commit_reveal_n${n}_${k}`] = cr[k]
+    }
+
     if (update) {
-      writeFileSync(SNAPSHOT, `${JSON.stringify(our, null, 2)}\n`)
+      writeFileSync(SNAPSHOT, `${JSON.stringify(snapshotFigures, null, 2)}\n`)
       console.error(`gas snapshot written to ${SNAPSHOT}`)
       return
     }
-    const snapshot = JSON.parse(readFileSync(SNAPSHOT, 'utf8')) as Figures
-    const grown = regressions(snapshot, our, TOLERANCE)
+    const snapshot = JSON.parse(readFileSync(SNAPSHOT, 'utf8')) as Record<string, number>
+    const grown = regressions(snapshot, snapshotFigures, TOLERANCE)
     if (grown.length > 0) {
       for (const g of grown)
         console.error(`gas regression: ${g.key} ${g.before} -> ${g.after} (> ${TOLERANCE * 100} %)`)

@@ -18,6 +18,7 @@ import {
   LinkTokenAbi,
   MajorityAggregationAbi,
   MajorityAggregationBytecode,
+  OperatorAbi,
   PriceConsumerAbi,
   PriceConsumerBytecode,
 } from '../../artifacts/abis.ts'
@@ -541,24 +542,7 @@ describe('CommitRevealAggregator', () => {
 /** Chainlink's oracleRequest payload as LINK.transferAndCall carries it. */
 function oracleRequestPayload(requester: Address, nonce: bigint): Hex {
   return encodeFunctionData({
-    abi: [
-      {
-        type: 'function',
-        name: 'oracleRequest',
-        stateMutability: 'nonpayable',
-        inputs: [
-          { type: 'address', name: 'sender' },
-          { type: 'uint256', name: 'payment' },
-          { type: 'bytes32', name: 'specId' },
-          { type: 'address', name: 'callbackAddress' },
-          { type: 'bytes4', name: 'callbackFunctionId' },
-          { type: 'uint256', name: 'nonce' },
-          { type: 'uint256', name: 'dataVersion' },
-          { type: 'bytes', name: 'data' },
-        ],
-        outputs: [],
-      },
-    ],
+    abi: OperatorAbi,
     functionName: 'oracleRequest',
     args: [requester, 0n, SPEC_ID, requester, '0x12345678', nonce, 1n, '0x'],
   })
