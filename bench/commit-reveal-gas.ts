@@ -6,7 +6,6 @@
  */
 import { type Address, encodeFunctionData, type Hex, type TransactionReceipt, toHex } from 'viem'
 import {
-  CommitRevealAggregatorAbi,
   GasSinkAbi,
   GasSinkBytecode,
   LinkTokenAbi,
