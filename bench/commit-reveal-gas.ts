@@ -63,6 +63,7 @@ export async function measureCommitReveal(
     args: [toHex(0n, { size: 32 }), 0n],
   }).slice(0, 10) as Hex
   let nonce = 0n
+  let feedStarts = 0
 
   /** One whole round; every member commits, then every member reveals. */
   async function round(kind: 'request' | 'feed') {
@@ -82,7 +83,8 @@ export async function measureCommitReveal(
         args: [c.aggregator, BigInt(n) * payment, data],
       })
     } else {
-      start = await c.call(oracles[0] as Signer, 'startFeedRound', [])
+      // Members take turns: one that started a feed round waits for f others.
+      start = await c.call(oracles[feedStarts++ % oracles.length] as Signer, 'startFeedRound', [])
     }
     const startGas = assertSuccess(start, `${kind} start`)
     const roundId = await c.read<bigint>('latestRoundId')

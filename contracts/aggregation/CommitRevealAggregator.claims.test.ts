@@ -160,6 +160,8 @@ describe('CommitRevealAggregator: Algorithm 1 claims', () => {
   })
 })
 
+const feedRoundsStarted = new Map<string, number>()
+
 async function startRound(c: Committee, request: boolean, sink: `0x${string}`, nonce: bigint) {
   if (request) {
     const fulfill = encodeFunctionData({
@@ -181,9 +183,12 @@ async function startRound(c: Committee, request: boolean, sink: `0x${string}`, n
     })
     return c.read<bigint>('latestRoundId')
   }
-  // Any member may start a feed round; the previous one finalised, so none is in progress.
+  // Members take turns (one that started a feed round waits for f others); the previous round
+  // finalised, so none is in progress.
+  const feedRounds = feedRoundsStarted.get(c.aggregator) ?? 0
+  feedRoundsStarted.set(c.aggregator, feedRounds + 1)
   const receipt = await c.call(
-    c.oracles[Number(nonce) % c.oracles.length] as Signer,
+    c.oracles[feedRounds % c.oracles.length] as Signer,
     'startFeedRound',
     [],
   )

@@ -60,7 +60,8 @@ contract CommitRevealAggregator is ICommitRevealAggregator, AggregatorV3Interfac
         uint16 version;
         uint32 commits;
         uint32 reveals;
-        uint48 totalResponseSeconds;
+        uint40 totalResponseSeconds;
+        uint32 lastFeedStart;
         uint96 withdrawable;
     }
 
@@ -105,6 +106,8 @@ contract CommitRevealAggregator is ICommitRevealAggregator, AggregatorV3Interfac
     uint256 private s_latestFeedRound;
     uint256 private s_latestAnsweredFeedRound;
     uint256 private s_availableFunds;
+    /// @dev Feed rounds started so far (a member's `lastFeedStart` counts in these).
+    uint256 private s_feedRounds;
     mapping(uint256 roundId => RoundCore) private s_rounds;
     mapping(uint256 roundId => RoundResult) private s_results;
     mapping(uint256 roundId => Request) private s_requests;
@@ -266,7 +269,10 @@ contract CommitRevealAggregator is ICommitRevealAggregator, AggregatorV3Interfac
     /// @inheritdoc ICommitRevealAggregator
     function startFeedRound() external returns (uint256 roundId) {
         ConfigCore memory cfg = _configured();
-        _member(cfg);
+        (OracleRecord storage record,) = _member(cfg);
+        uint256 count = s_feedRounds + 1;
+        uint256 last = record.lastFeedStart;
+        if (last != 0 && count - last <= cfg.f) revert FeedRoundStartTooSoon(msg.sender, count - last - 1, cfg.f);
         uint256 previous = s_latestFeedRound;
         if (previous != 0) {
             RoundCore memory p = s_rounds[previous];
@@ -283,6 +289,8 @@ contract CommitRevealAggregator is ICommitRevealAggregator, AggregatorV3Interfac
         s_availableFunds = available - required;
         roundId = _open(cfg, true, required);
         s_latestFeedRound = roundId;
+        s_feedRounds = count;
+        record.lastFeedStart = uint32(count);
         emit RoundStarted(
             roundId,
             address(0),
@@ -366,7 +374,7 @@ contract CommitRevealAggregator is ICommitRevealAggregator, AggregatorV3Interfac
         r.reveals += 1;
         r.escrow -= cfg.payment;
         record.reveals += 1;
-        record.totalResponseSeconds += uint48(elapsed);
+        record.totalResponseSeconds += uint40(elapsed);
         record.withdrawable += cfg.payment;
         emit Revealed(roundId, msg.sender, value, elapsed);
 

@@ -441,11 +441,15 @@ describe('CommitRevealAggregator', () => {
       assert.equal(await c.revertOf(stranger, 'startFeedRound', []), 'NotCommitteeMember')
 
       const seen: [bigint, bigint, bigint][] = []
-      for (const prices of [
-        [200_000n, 200_100n, 199_900n],
-        [210_000n, 210_000n, 209_000n],
-      ]) {
-        const start = ok(await c.call(b, 'startFeedRound', []), 'start')
+      for (const [starter, prices] of [
+        [b, [200_000n, 200_100n, 199_900n]],
+        [d, [210_000n, 210_000n, 209_000n]],
+      ] as const) {
+        if (starter === d) {
+          // b started the last feed round: with f = 1 it must let one other start first.
+          assert.equal(await c.revertOf(b, 'startFeedRound', []), 'FeedRoundStartTooSoon')
+        }
+        const start = ok(await c.call(starter, 'startFeedRound', []), 'start')
         assert.ok(eventsOf(start).some((x) => x.eventName === 'NewRound'))
         const { roundId } = startedIn(start)
         assert.equal(await c.revertOf(e, 'startFeedRound', []), 'FeedRoundInProgress')

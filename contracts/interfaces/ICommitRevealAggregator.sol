@@ -165,6 +165,10 @@ interface ICommitRevealAggregator {
     error InsufficientFunds(uint256 available, uint256 required);
     /// @notice A feed round is open until its reveal deadline or finalisation.
     error FeedRoundInProgress(uint256 roundId);
+    /// @notice A member that started a feed round must let f other feed rounds start before it
+    ///         starts another (so at most f faulty members cannot start rounds back to back and
+    ///         spend the feed's funds); `since` feed rounds started since its last.
+    error FeedRoundStartTooSoon(address oracle, uint256 since, uint256 required);
     /// @notice A request with this id is already open: the requester reused a nonce.
     error DuplicateRequest(bytes32 requestId);
     /// @notice The request payload starts with a selector other than oracleRequest/operatorRequest.
@@ -253,7 +257,8 @@ interface ICommitRevealAggregator {
     function onTokenTransfer(address sender, uint256 amount, bytes calldata data) external;
 
     /// @notice Starts a feed round (committee members only), escrowing n × paymentPerAnswer from
-    ///         the feed's funds. Nodes call it on a deviation or a heartbeat.
+    ///         the feed's funds. Nodes call it on a deviation or a heartbeat. A member may start
+    ///         again only after f feed rounds started by others.
     /// @return roundId The new round.
     function startFeedRound() external returns (uint256 roundId);
 

@@ -84,11 +84,15 @@ export function createSigner(client: ChainClient, account: PrivateKeyAccount): S
   }
 }
 
-/** New funded accounts (anvil_setBalance). */
-export async function fundedSigners(chain: TestChain, count: number): Promise<Signer[]> {
+/** Funded accounts (anvil_setBalance) for `keys`, or for `count` new keys. */
+export async function fundedSigners(
+  chain: TestChain,
+  count: number,
+  keys: Hex[] = [],
+): Promise<Signer[]> {
   const signers: Signer[] = []
   for (let i = 0; i < count; i++) {
-    const account = privateKeyToAccount(generatePrivateKey())
+    const account = privateKeyToAccount(keys[i] ?? generatePrivateKey())
     await chain.owner.request({
       method: 'anvil_setBalance',
       params: [account.address, toHex(10n ** 21n)],
@@ -140,6 +144,8 @@ export type DeployCommitteeParameters = {
   link?: Address
   /** Feed funds to add (LINK smallest units). */
   feedFunds?: bigint
+  /** The members' private keys (e.g. the keys of real nodes); new ones by default. */
+  oracleKeys?: Hex[]
 }
 
 /** Deploys LinkToken (unless given), MedianAggregation(minReveals) and a configured aggregator. */
@@ -169,7 +175,7 @@ export async function deployCommittee(
     bytecode: CommitRevealAggregatorBytecode,
     args: [link, owner.account.address, 8, 'ETH / USD'],
   })
-  const oracles = await fundedSigners(chain, params.n)
+  const oracles = await fundedSigners(chain, params.n, params.oracleKeys)
   const config: CommitteeConfig = {
     oracles: oracles.map((o) => o.address),
     f: params.f,

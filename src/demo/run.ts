@@ -1,6 +1,5 @@
 import { randomUUID } from 'node:crypto'
-import { mkdtemp, readFile, rm } from 'node:fs/promises'
-import { tmpdir } from 'node:os'
+import { readFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { type Address, formatUnits, parseEventLogs } from 'viem'
 import { LinkTokenAbi, PriceConsumerAbi, PriceConsumerBytecode } from '../../artifacts/abis.ts'
@@ -17,16 +16,15 @@ import { deployContract, deployCore } from '../chain/deploy.ts'
 import { oracleRequestsIn } from '../chain/operator-events.ts'
 import { priceConfig } from '../cli/sources.ts'
 import { createLogger } from '../common.ts'
-import { databaseParams, defaultConfig, type NodeConfig } from '../config/config.ts'
-import { encryptKeystore } from '../crypto/keystore.ts'
-import { createEthKeyStore } from '../keys/eth-keys.ts'
+import type { CommitRevealEvent } from '../node/commitreveal.ts'
 import { type DirectRequestEvent, specIdOf } from '../node/directrequest.ts'
-import { startNode } from '../node/node.ts'
+import { startLocalNode } from '../node/local.ts'
 import { createHttpClient } from '../pipeline/http-client.ts'
 import { parseJson } from '../pipeline/json.ts'
-import { openDatabase } from '../store/db.ts'
+import { type CommitteeDemoResult, runCommitteeDemo } from './committee.ts'
 
 export type DemoResult = {
+  committee: CommitteeDemoResult
   answer: bigint
   observed: string
   requestId: string
@@ -126,27 +124,22 @@ export async function runDemo(print: (line: string) => void = console.log): Prom
     line('Operator', `${core.operator} (node key ${nodeAddress} authorized)`)
     line('PriceConsumer', `${consumer} (holds 1 LINK)`)
 
-    // The node: its own data folder, the node key imported into its encrypted keystore.
-    const dataDir = await mkdtemp(join(tmpdir(), 'orakel-demo-'))
-    cleanup.push(() => rm(dataDir, { recursive: true, force: true }))
-    const password = randomUUID()
-    const base = defaultConfig()
-    const config: NodeConfig = {
-      ...base,
-      node: { dataDir },
-      chain: { ...base.chain, id: anvil.chainId, rpcUrls: [anvil.rpcUrl], pollIntervalMs: 100 },
-      http: { host: '127.0.0.1', port: 0 },
-      // The demo's exchange is on 127.0.0.1; a production node keeps this off.
-      security: { allowUnrestrictedNetworkAccess: true },
-      keystore: { password },
+    // The node: its own data folder (PGlite), the node key imported into its encrypted keystore.
+    const commitRevealListeners: ((member: number, e: CommitRevealEvent) => void)[] = []
+    const startMember = async (member: number, extra: { onEvent?: typeof onEvent } = {}) => {
+      const local = await startLocalNode({
+        rpcUrl: anvil.rpcUrl,
+        chainId: anvil.chainId,
+        privateKey: ANVIL_PRIVATE_KEYS[member + 1] as `0x${string}`,
+        logger: createLogger({ level: 'warn' }),
+        onCommitRevealEvent: (e) => {
+          for (const listener of commitRevealListeners) listener(member, e)
+        },
+        ...extra,
+      })
+      cleanup.push(() => local.stop())
+      return local
     }
-    const db = await openDatabase(databaseParams(config))
-    await createEthKeyStore(db).import(
-      await encryptKeystore(nodeKey, password, { scryptN: 2 ** 12 }),
-      password,
-    )
-    await db.close()
-
     const onEvent = (e: DirectRequestEvent) => {
       if (e.kind === 'request') line('node', `run ${e.runId} started for request ${e.requestId}`)
       if (e.kind === 'tx-enqueued')
@@ -156,11 +149,11 @@ export async function runDemo(print: (line: string) => void = console.log): Prom
       }
       if (e.kind === 'rejected') line('node', `request ${e.requestId} not served: ${e.reason}`)
     }
-    const node = await startNode({ config, logger: createLogger({ level: 'warn' }), onEvent })
-    cleanup.push(() => node.stop())
+    const first = await startMember(0, { onEvent })
+    const node = first.node
     line(
       'node',
-      `started: API ${node.apiUrl}, key ${node.keys.join(', ')}, database PGlite in ${dataDir}`,
+      `started: API ${node.apiUrl}, key ${node.keys.join(', ')}, database PGlite in ${first.dataDir}`,
     )
 
     const api = async (path: string, type: string, body: string) => {
@@ -241,7 +234,44 @@ export async function runDemo(print: (line: string) => void = console.log): Prom
       'on-chain answer',
       `${answer} (PriceConsumer.latestAnswer, ${PAIR} x ${TIMES}; the price adapter said ${observed.result} from ${observed.used})`,
     )
+
+    // Part two: a committee of four nodes (this one and three more, each with its own price
+    // adapter over four of the five exchanges) answers through commit–reveal and keeps a feed.
+    const nodes = [first]
+    for (let member = 1; member < 4; member++) {
+      const config = priceConfig(exchanges)
+      const own = await serveAdapter(
+        createPriceAdapter({
+          config: PriceConfigSchema.parse({
+            ...config,
+            minSources: 3,
+            sources: config.sources.filter((_, j) => j !== member),
+          }),
+          http: adapterHttp,
+        }),
+      )
+      cleanup.push(() => own.close())
+      const local = await startMember(member)
+      await local.post(
+        '/v2/bridges',
+        'application/json',
+        JSON.stringify({ name: 'price', url: own.url }),
+      )
+      nodes.push(local)
+      line(
+        `node ${member + 1}`,
+        `started: API ${local.node.apiUrl}, key ${local.node.keys.join(', ')}, its own price adapter ${own.url}`,
+      )
+    }
+    const committee = await runCommitteeDemo({
+      owner,
+      link: core.linkToken,
+      nodes,
+      line,
+      onEvents: (listener) => commitRevealListeners.push(listener),
+    })
     return {
+      committee,
       answer,
       observed: observed.result,
       requestId: request.requestId,

@@ -209,6 +209,7 @@ export function createDirectRequestService(common: Common, deps: DirectRequestDe
         emit({ kind: 'rejected', jobId: job.id, requestId: args.requestId, reason })
       },
     })
+    if (spec.type !== 'directrequest') return reject(`job ${job.id} is not a directrequest job`)
     if (spec.requesters?.length && !spec.requesters.includes(args.requester)) {
       return reject(`requester ${args.requester} is not on the job's requesters list`)
     }

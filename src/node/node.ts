@@ -12,12 +12,15 @@ import { createBridgeTask } from '../pipeline/tasks/bridge.ts'
 import { viemChainReader } from '../pipeline/tasks/ethcall.ts'
 import { TASKS } from '../pipeline/tasks/index.ts'
 import { createBridgeRepository } from '../store/bridges.ts'
+import { createCommitRevealRepository } from '../store/commitreveal.ts'
 import { createCredentialRepository } from '../store/credentials.ts'
 import { openDatabase } from '../store/db.ts'
 import { createJobRepository, type Job } from '../store/jobs.ts'
 import { createRunRepository } from '../store/runs.ts'
 import { createTxm } from '../txm/index.ts'
 import { checkJobBridges } from './bridge-schemas.ts'
+import { createAggregatorReader } from './commitreveal/aggregator.ts'
+import { type CommitRevealEvent, createCommitRevealService } from './commitreveal.ts'
 import {
   createDirectRequestService,
   type DirectRequestEvent,
@@ -40,6 +43,8 @@ export type StartNodeParameters = {
   logger?: Logger
   /** Things as they happen (requests, runs, transactions), e.g. for `npm start`. */
   onEvent?: (event: DirectRequestEvent) => void
+  /** The same for commitreveal jobs (rounds, commits, reveals, answers). */
+  onCommitRevealEvent?: (event: CommitRevealEvent) => void
 }
 
 export type OracleNode = {
@@ -159,28 +164,44 @@ export async function startNode(params: StartNodeParameters): Promise<OracleNode
     cleanup.push(async () => http.close())
     const runs = createRunRepository(db)
     const jobs = createJobRepository(db)
+    const taskDeps = {
+      http,
+      allowUnrestrictedNetworkAccess: config.security.allowUnrestrictedNetworkAccess,
+      bridges: bridges.registry(),
+      chain: viemChainReader(client),
+      evmChainID: BigInt(config.chain.id),
+    }
     const directRequest = createDirectRequestService(common, {
       subscribe: (sub) => broadcaster.subscribe(sub),
       runs,
       enqueueTx: (req) => txm.enqueue(req),
-      taskDeps: {
-        http,
-        allowUnrestrictedNetworkAccess: config.security.allowUnrestrictedNetworkAccess,
-        bridges: bridges.registry(),
-        chain: viemChainReader(client),
-        evmChainID: BigInt(config.chain.id),
-      },
+      taskDeps,
       defaultGasLimit: BigInt(config.txm.defaultGasLimit),
       defaultTimeoutMs: config.jobs.maxTaskDurationMs,
       defaultMinConfirmations: config.jobs.minIncomingConfirmations,
       onEvent: params.onEvent,
     })
     cleanup.push(() => directRequest.stop())
+    const commitReveal = createCommitRevealService(common, {
+      chainId: config.chain.id,
+      subscribe: (sub) => broadcaster.subscribe(sub),
+      rounds: createCommitRevealRepository(db),
+      txm,
+      aggregator: createAggregatorReader(() => pool.client()),
+      keys: [...keys.keys()],
+      taskDeps,
+      defaultTimeoutMs: config.jobs.maxTaskDurationMs,
+      defaultMinConfirmations: config.jobs.minIncomingConfirmations,
+      tickMs: Math.max(config.chain.pollIntervalMs, 100),
+      onEvent: params.onCommitRevealEvent,
+    })
+    cleanup.push(() => commitReveal.stop())
 
     const activate = (job: Job): DirectRequestJob => {
       const parsed = parseJobSpec(job.specToml, tasks)
       const active = { id: job.id, externalJobID: job.externalJobID, name: job.name, parsed }
       if (parsed.spec.type === 'directrequest') directRequest.addJob(active)
+      if (parsed.spec.type === 'commitreveal') commitReveal.addJob(active)
       return active
     }
     const byId = new Map<bigint, DirectRequestJob>()
@@ -223,6 +244,7 @@ export async function startNode(params: StartNodeParameters): Promise<OracleNode
         resumeRun({ runs, bridges, byId, directRequest, logger }, runId, token, body),
       onJobDeleted: (job) => {
         directRequest.removeJob(job.id)
+        void commitReveal.removeJob(job.id)
         byId.delete(job.id)
       },
       status: async () => ({

@@ -84,9 +84,11 @@ describe('parseJobSpec', () => {
       ],
     )
     assert.deepEqual(issuesOf('type = "cron"\n'), [
-      '1:1 unknown job type "cron" (one of: directrequest)',
+      '1:1 unknown job type "cron" (one of: directrequest, commitreveal)',
     ])
-    assert.deepEqual(issuesOf('name = "x"\n'), ['1:1 "type" is missing (one of: directrequest)'])
+    assert.deepEqual(issuesOf('name = "x"\n'), [
+      '1:1 "type" is missing (one of: directrequest, commitreveal)',
+    ])
     assert.match(
       issuesOf(minimal('').replace('schemaVersion = 1', 'schemaVersion = 2'))[0]!,
       /schemaVersion.*must be 1/,
@@ -155,5 +157,74 @@ describe('parseJobSpec', () => {
       }),
       { numRuns: 1000 },
     )
+  })
+
+  describe('commitreveal', () => {
+    const fixtureOf = (name: string) =>
+      readFileSync(join(import.meta.dirname, `../../test/fixtures/${name}`), 'utf8')
+    const cr = (extra: string, source = 'a [type=memo value="1"]') =>
+      `type = "commitreveal"\nschemaVersion = 1\ncontractAddress = "0x613a38AC1659769640aaE063C651F48E0250454C"\n${extra}\nobservationSource = """\n${source}\n"""\n`
+
+    it('parses the example request and feed specs', () => {
+      const request = parseJobSpec(fixtureOf('commitreveal-request.toml'), TASKS)
+      assert.equal(request.spec.type, 'commitreveal')
+      assert.ok(request.spec.type === 'commitreveal' && request.spec.feed === false)
+      assert.equal(request.spec.minIncomingConfirmations, 0)
+      assert.deepEqual(request.warnings, [])
+      const feed = parseJobSpec(fixtureOf('commitreveal-feed.toml'), TASKS)
+      assert.ok(feed.spec.type === 'commitreveal')
+      assert.equal(feed.spec.feed, true)
+      assert.equal(feed.spec.deviationThreshold, '0.5')
+      assert.equal(feed.spec.heartbeat, '1h')
+      assert.equal(feed.spec.pollPeriod, '10s')
+      assert.deepEqual(
+        feed.pipeline.terminals.map((t) => t.id),
+        ['value'],
+      )
+    })
+
+    it('reads thresholds exactly and hashes them canonically', () => {
+      const a = parseJobSpec(cr('feed = true\ndeviationThreshold = 0.1'), TASKS)
+      const b = parseJobSpec(cr('feed = true\ndeviationThreshold = "0.10"'), TASKS)
+      assert.ok(a.spec.type === 'commitreveal' && b.spec.type === 'commitreveal')
+      assert.equal(a.spec.deviationThreshold, '0.1')
+      assert.equal(a.hash, b.hash)
+    })
+
+    it('names bad feed settings and settings without feed = true', () => {
+      assert.deepEqual(
+        issuesOf(
+          cr(
+            'feed = true\ndeviationThreshold = -1\nheartbeat = "500ms"\npollPeriod = "soon"\nrequesters = []',
+          ),
+        ),
+        [
+          '5:1 "deviationThreshold": must be a percentage of at least 0, e.g. 0.5',
+          '6:1 "heartbeat": must be at least 1s and at most 24h',
+          '7:1 "pollPeriod": must be a duration like 500ms, 10s or 1m30s',
+          '8:1 unknown key(s) "requesters" for a commitreveal job',
+        ],
+      )
+      assert.deepEqual(issuesOf(cr('heartbeat = "1m"\npollPeriod = "1s"')), [
+        '4:1 "heartbeat": is only used with feed = true',
+        '5:1 "pollPeriod": is only used with feed = true',
+      ])
+    })
+
+    it('wants one final task and no ethtx, reported at their place', () => {
+      // The observationSource starts on line 6.
+      assert.deepEqual(issuesOf(cr('', 'a [type=memo value="1"]\nb [type=memo value="2"]')), [
+        '7:1 a commitreveal pipeline must end in one task, whose value is revealed; it ends in 2: a, b',
+      ])
+      assert.deepEqual(
+        issuesOf(
+          cr(
+            '',
+            'a [type=memo value="1"]\nt [type=ethtx to="0x613a38AC1659769640aaE063C651F48E0250454C" data="0x"]\na -> t',
+          ),
+        ),
+        ['7:1 task t: a commitreveal job sends its own commit and reveal; ethtx is not allowed'],
+      )
+    })
   })
 })

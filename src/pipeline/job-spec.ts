@@ -3,6 +3,7 @@ import { parse as parseToml } from 'smol-toml'
 import { getAddress, isAddress } from 'viem'
 import { z } from 'zod'
 import { BaseError } from '../errors.ts'
+import { formatDecimal, parseDecimal } from './decimal.ts'
 import { renderDot } from './dot.ts'
 import { parseDuration } from './params.ts'
 import {
@@ -80,12 +81,91 @@ const directRequest = z
   })
   .strict()
 
+/** A duration of at least `minMs` (and at most a day), e.g. `"1s"`, `"1m30s"`. */
+const durationAtLeast = (minMs: number, hint: string) =>
+  duration.refine((s) => {
+    try {
+      const ms = parseDuration(s)
+      return ms >= minMs && ms <= 86_400_000
+    } catch {
+      return true // reported by `duration`
+    }
+  }, `must be at least ${hint} and at most 24h`)
+
+/** A percentage as an exact decimal string (`0.5`, TOML number or string), at least 0. */
+const percent = z.union([z.number(), z.string()]).transform((v, ctx) => {
+  try {
+    const d = parseDecimal(v, 'deviationThreshold')
+    if (d.digits < 0n) throw new Error('negative')
+    return formatDecimal(d)
+  } catch {
+    ctx.addIssue({ code: 'custom', message: 'must be a percentage of at least 0, e.g. 0.5' })
+    return z.NEVER
+  }
+})
+
+const FEED_ONLY = ['deviationThreshold', 'heartbeat', 'pollPeriod'] as const
+
+/**
+ * `commitreveal` (whitepaper §4.2, Algorithm 1): the node is a committee member of a
+ * CommitRevealAggregator at `contractAddress`; the pipeline's one final task gives the integer
+ * it commits to and reveals. `feed = true` also watches the feed and starts rounds on a
+ * deviation or a heartbeat (docs/protocol/commit-reveal.md).
+ */
+const commitReveal = z
+  .object({
+    ...common,
+    type: z.literal('commitreveal'),
+    contractAddress: address,
+    evmChainID: bigintLike.optional(),
+    minIncomingConfirmations: z.number().int().min(0).max(1000).optional(),
+    feed: z.boolean().default(false),
+    deviationThreshold: percent.optional(),
+    heartbeat: durationAtLeast(1000, '1s').optional(),
+    pollPeriod: durationAtLeast(100, '100ms').optional(),
+  })
+  .strict()
+  .superRefine((spec, ctx) => {
+    if (spec.feed) return
+    for (const key of FEED_ONLY) {
+      if (spec[key] !== undefined) {
+        ctx.addIssue({ code: 'custom', path: [key], message: 'is only used with feed = true' })
+      }
+    }
+  })
+
 /** Job types and their schemas; later job types add themselves here. */
-const SCHEMAS = { directrequest: directRequest } as const
+const SCHEMAS = { directrequest: directRequest, commitreveal: commitReveal } as const
 
 export type JobType = keyof typeof SCHEMAS
 export type DirectRequestSpec = z.output<typeof directRequest>
-export type JobSpec = DirectRequestSpec
+export type CommitRevealSpec = z.output<typeof commitReveal>
+export type JobSpec = DirectRequestSpec | CommitRevealSpec
+
+/** Checks of the pipeline that depend on the job type (positions are in the DOT source). */
+const PIPELINE_CHECKS: Partial<Record<JobType, (pipeline: Pipeline) => PipelineIssue[]>> = {
+  commitreveal: (pipeline) => {
+    const issues: PipelineIssue[] = []
+    if (pipeline.terminals.length > 1) {
+      const [, second] = pipeline.terminals
+      issues.push({
+        line: second!.line,
+        column: second!.column,
+        message: `a commitreveal pipeline must end in one task, whose value is revealed; it ends in ${pipeline.terminals.length}: ${pipeline.terminals.map((t) => t.id).join(', ')}`,
+      })
+    }
+    for (const task of pipeline.tasks) {
+      if (task.type === 'ethtx') {
+        issues.push({
+          line: task.line,
+          column: task.column,
+          message: `task ${task.id}: a commitreveal job sends its own commit and reveal; ethtx is not allowed`,
+        })
+      }
+    }
+    return issues
+  },
+}
 
 export type ParsedJob = {
   spec: JobSpec
@@ -174,11 +254,13 @@ export function parseJobSpec(text: string, registry: TaskRegistry): ParsedJob {
   let pipeline: Pipeline | undefined
   const source = typeof doc.observationSource === 'string' ? doc.observationSource : undefined
   if (source !== undefined) {
+    const origin = observationSourceLine(text)
     try {
       pipeline = buildPipeline(source, registry)
+      const check = PIPELINE_CHECKS[type as JobType]
+      for (const i of check ? check(pipeline) : []) issues.push(toFilePosition(i, origin))
     } catch (err) {
       if (!(err instanceof PipelineError)) throw err
-      const origin = observationSourceLine(text)
       for (const i of err.issues) issues.push(toFilePosition(i, origin))
     }
   }

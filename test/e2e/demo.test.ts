@@ -9,7 +9,7 @@ const MAIN = join(import.meta.dirname, '..', '..', 'src', 'cli', 'main.ts')
 
 it('the main job (`npm start` = `orakel demo`) puts a fetched price on chain', async () => {
   const { stdout } = await promisify(execFile)(process.execPath, [MAIN, 'demo'], {
-    timeout: 60_000,
+    timeout: 150_000,
   })
   const answer =
     /on-chain answer (\d+) .*the price adapter said ([\d.]+) from (\d+) of 5 sources/.exec(stdout)
@@ -34,4 +34,34 @@ it('the main job (`npm start` = `orakel demo`) puts a fetched price on chain', a
     assert.ok(stdout.includes(step), `missing step: ${step}`)
   }
   assert.match(stdout, /SIMULATED/)
+
+  // Part two: the four-node committee answers a request through commit–reveal and the feed
+  // updates twice; every round is printed.
+  assert.match(stdout, /committee +CommitRevealAggregator 0x[0-9a-fA-F]{40}: 4 nodes, f = 1/)
+  const requested =
+    /request +PriceConsumer 0x[0-9a-fA-F]{40} asks the committee \(round (\d+)/.exec(stdout)
+  assert.ok(requested, stdout)
+  const round = requested[1]
+  for (const member of [1, 2, 3, 4]) {
+    assert.match(stdout, new RegExp(`round ${round} +node ${member} committed`))
+  }
+  const reveals = [
+    ...stdout.matchAll(new RegExp(`round ${round} +node \\d revealed (\\d+)`, 'g')),
+  ].map((m) => BigInt(m[1] as string))
+  assert.ok(reveals.length >= 3, stdout)
+  const committee = /answered +PriceConsumer\.answers\(0x[0-9a-f]{64}\) = (\d+)/.exec(stdout)
+  assert.ok(committee, stdout)
+  const committeeAnswer = BigInt(committee[1] as string)
+  // The median of the reveals before finalisation lies within the revealed values.
+  const sorted = reveals.sort((a, b) => (a < b ? -1 : 1))
+  assert.ok(
+    committeeAnswer >= (sorted[0] as bigint) && committeeAnswer <= (sorted.at(-1) as bigint),
+    `${committeeAnswer}`,
+  )
+  assert.ok(Number(committeeAnswer) > 290_000 && Number(committeeAnswer) < 310_000)
+  assert.match(stdout, new RegExp(`round ${round} +finalised on chain: answer ${committeeAnswer}`))
+  const feeds = [...stdout.matchAll(/feed +latestRoundData: round (\d+), answer ([\d.]+) USD/g)]
+  assert.equal(feeds.length, 2, stdout)
+  assert.ok(Number(feeds[1]?.[1]) > Number(feeds[0]?.[1]), 'the feed round id moved')
+  for (const f of feeds) assert.ok(Number(f[2]) > 2900 && Number(f[2]) < 3100, `feed ${f[2]}`)
 })
