@@ -102,7 +102,12 @@ describe('CommitRevealAggregator', () => {
     return startedIn(receipt)
   }
 
-  async function commitAll(c: Committee, roundId: bigint, who: Signer[], values: bigint[]) {
+  async function commitAll(
+    c: Committee,
+    roundId: bigint,
+    who: Signer[],
+    values: readonly bigint[],
+  ) {
     const salts: Hex[] = []
     for (const [i, o] of who.entries()) {
       const salt = randomSalt()
