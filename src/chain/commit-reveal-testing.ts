@@ -14,32 +14,17 @@ import {
   toHex,
 } from 'viem'
 import { generatePrivateKey, type PrivateKeyAccount, privateKeyToAccount } from 'viem/accounts'
-import {
-  CommitRevealAggregatorAbi,
-  CommitRevealAggregatorBytecode,
-  LinkTokenAbi,
-  LinkTokenBytecode,
-  MedianAggregationAbi,
-  MedianAggregationBytecode,
-} from '../../artifacts/abis.ts'
+import { CommitRevealAggregatorAbi, LinkTokenAbi, LinkTokenBytecode } from '../../artifacts/abis.ts'
 import type { ChainClient } from './client.ts'
-import { commitmentOf } from './commit-reveal.ts'
-import { deployContract } from './deploy.ts'
-import { allErrorsAbi, LINK, send, type TestChain } from './testing.ts'
+import { type CommitRevealConfig, commitmentOf } from './commit-reveal.ts'
 
-export type CommitteeConfig = {
-  oracles: Address[]
-  f: number
-  minReveals: number
-  commitWindow: number
-  revealWindow: number
-  paymentPerAnswer: bigint
-  minAnswer: bigint
-  maxAnswer: bigint
-  aggregation: Address
-  callbackGasLimit: number
-  agreementBps: number
-}
+export { randomSalt } from './commit-reveal.ts'
+
+import { deployCommitRevealAggregator, deployContract } from './deploy.ts'
+import { revertDataOf } from './revert.ts'
+import { allErrorsAbi, LINK, type TestChain } from './testing.ts'
+
+export type CommitteeConfig = CommitRevealConfig
 
 /** A key that signs its own transactions with a locally tracked nonce. */
 export type Signer = {
@@ -162,47 +147,25 @@ export async function deployCommittee(
       bytecode: LinkTokenBytecode,
       args: [],
     }))
-  const minReveals = params.minReveals ?? 2 * params.f + 1
-  const aggregation = await deployContract(owner, {
-    name: 'MedianAggregation',
-    abi: MedianAggregationAbi,
-    bytecode: MedianAggregationBytecode,
-    args: [BigInt(minReveals)],
-  })
-  const aggregator = await deployContract(owner, {
-    name: 'CommitRevealAggregator',
-    abi: CommitRevealAggregatorAbi,
-    bytecode: CommitRevealAggregatorBytecode,
-    args: [link, owner.account.address, 8, 'ETH / USD'],
-  })
   const oracles = await fundedSigners(chain, params.n, params.oracleKeys)
-  const config: CommitteeConfig = {
-    oracles: oracles.map((o) => o.address),
-    f: params.f,
-    minReveals,
-    commitWindow: params.commitWindow ?? 600,
-    revealWindow: params.revealWindow ?? 600,
-    paymentPerAnswer: params.paymentPerAnswer ?? LINK / 100n,
-    minAnswer: params.minAnswer ?? 1n,
-    maxAnswer: params.maxAnswer ?? 10n ** 30n,
-    aggregation,
-    callbackGasLimit: params.callbackGasLimit ?? 200_000,
-    agreementBps: params.agreementBps ?? 100,
-  }
-  await send(owner, {
-    address: aggregator,
-    abi: CommitRevealAggregatorAbi,
-    functionName: 'setConfig',
-    args: [config],
+  const { aggregator, aggregation, config } = await deployCommitRevealAggregator(owner, {
+    link,
+    decimals: 8,
+    description: 'ETH / USD',
+    config: {
+      oracles: oracles.map((o) => o.address),
+      f: params.f,
+      minReveals: params.minReveals ?? 2 * params.f + 1,
+      commitWindow: params.commitWindow ?? 600,
+      revealWindow: params.revealWindow ?? 600,
+      paymentPerAnswer: params.paymentPerAnswer ?? LINK / 100n,
+      minAnswer: params.minAnswer ?? 1n,
+      maxAnswer: params.maxAnswer ?? 10n ** 30n,
+      callbackGasLimit: params.callbackGasLimit ?? 200_000,
+      agreementBps: params.agreementBps ?? 100,
+    },
+    ...(params.feedFunds ? { feedFunds: params.feedFunds } : {}),
   })
-  if (params.feedFunds) {
-    await send(owner, {
-      address: link,
-      abi: LinkTokenAbi,
-      functionName: 'transferAndCall',
-      args: [aggregator, params.feedFunds, '0x'],
-    })
-  }
   const abi = [...CommitRevealAggregatorAbi, ...allErrorsAbi] as Abi
   const committee: Committee = {
     chain,
@@ -236,29 +199,11 @@ export async function deployCommittee(
         })
         return undefined
       } catch (err) {
-        const data = revertData(err)
+        const data = revertDataOf(err)
         if (!data) throw err
         return decodeErrorResult({ abi, data }).errorName
       }
     },
   }
   return committee
-}
-
-function revertData(err: unknown): Hex | undefined {
-  let e: unknown = err
-  while (e && typeof e === 'object') {
-    const data = (e as { data?: unknown }).data
-    if (typeof data === 'string' && data.startsWith('0x')) return data as Hex
-    if (data && typeof data === 'object' && typeof (data as { data?: unknown }).data === 'string') {
-      return (data as { data: Hex }).data
-    }
-    e = (e as { cause?: unknown }).cause
-  }
-  return undefined
-}
-
-/** A random 32-byte salt. */
-export function randomSalt(): Hex {
-  return toHex(crypto.getRandomValues(new Uint8Array(32)))
 }

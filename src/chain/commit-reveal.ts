@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto'
 import { type Address, encodeAbiParameters, type Hex, keccak256 } from 'viem'
 
 /**
@@ -40,6 +41,26 @@ export function commitmentOf(input: CommitmentInput): Hex {
   )
 }
 
+/** A committee's configuration (`ICommitRevealAggregator.Config`). */
+export type CommitRevealConfig = {
+  oracles: Address[]
+  f: number
+  minReveals: number
+  commitWindow: number
+  revealWindow: number
+  paymentPerAnswer: bigint
+  minAnswer: bigint
+  maxAnswer: bigint
+  aggregation: Address
+  callbackGasLimit: number
+  agreementBps: number
+}
+
 /** Round status as `getRound` returns it. */
 export const ROUND_STATUS = ['None', 'Open', 'Finalized', 'Failed'] as const
 export type RoundStatusName = (typeof ROUND_STATUS)[number]
+
+/** A fresh random 32-byte salt: it hides the value until the reveal, so it must be unguessable. */
+export function randomSalt(): Hex {
+  return `0x${randomBytes(32).toString('hex')}`
+}

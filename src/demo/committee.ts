@@ -2,15 +2,12 @@ import { randomUUID } from 'node:crypto'
 import { type Address, formatUnits, parseEventLogs } from 'viem'
 import {
   CommitRevealAggregatorAbi,
-  CommitRevealAggregatorBytecode,
   LinkTokenAbi,
-  MedianAggregationAbi,
-  MedianAggregationBytecode,
   PriceConsumerAbi,
   PriceConsumerBytecode,
 } from '../../artifacts/abis.ts'
 import type { ChainClient } from '../chain/client.ts'
-import { deployContract } from '../chain/deploy.ts'
+import { deployCommitRevealAggregator, deployContract } from '../chain/deploy.ts'
 import type { CommitRevealEvent } from '../node/commitreveal.ts'
 import { specIdOf } from '../node/directrequest.ts'
 import type { LocalNode } from '../node/local.ts'
@@ -83,17 +80,23 @@ export type CommitteeDemoParameters = {
 export async function runCommitteeDemo(p: CommitteeDemoParameters): Promise<CommitteeDemoResult> {
   const { owner, link, nodes, line } = p
   const members = nodes.map((n) => n.node.keys[0] as Address)
-  const aggregation = await deployContract(owner, {
-    name: 'MedianAggregation',
-    abi: MedianAggregationAbi,
-    bytecode: MedianAggregationBytecode,
-    args: [3n],
-  })
-  const aggregator = await deployContract(owner, {
-    name: 'CommitRevealAggregator',
-    abi: CommitRevealAggregatorAbi,
-    bytecode: CommitRevealAggregatorBytecode,
-    args: [link, owner.account.address, FEED_DECIMALS, 'ETH / USD'],
+  const { aggregator } = await deployCommitRevealAggregator(owner, {
+    link,
+    decimals: FEED_DECIMALS,
+    description: 'ETH / USD',
+    config: {
+      oracles: members,
+      f: 1,
+      minReveals: 3,
+      commitWindow: 30,
+      revealWindow: 30,
+      paymentPerAnswer: PAY,
+      minAnswer: 1n,
+      maxAnswer: 10n ** 30n,
+      callbackGasLimit: 200_000,
+      agreementBps: 100,
+    },
+    feedFunds: 10n ** 18n,
   })
   const write = async (params: Parameters<ChainClient['writeContract']>[0]) => {
     const receipt = await owner.waitForTransactionReceipt({
@@ -102,32 +105,6 @@ export async function runCommitteeDemo(p: CommitteeDemoParameters): Promise<Comm
     if (receipt.status !== 'success') throw new Error(`${params.functionName} reverted`)
     return receipt
   }
-  await write({
-    address: aggregator,
-    abi: CommitRevealAggregatorAbi,
-    functionName: 'setConfig',
-    args: [
-      {
-        oracles: members,
-        f: 1,
-        minReveals: 3,
-        commitWindow: 30,
-        revealWindow: 30,
-        paymentPerAnswer: PAY,
-        minAnswer: 1n,
-        maxAnswer: 10n ** 30n,
-        aggregation,
-        callbackGasLimit: 200_000,
-        agreementBps: 100,
-      },
-    ],
-  } as never)
-  await write({
-    address: link,
-    abi: LinkTokenAbi,
-    functionName: 'transferAndCall',
-    args: [aggregator, 10n ** 18n, '0x'],
-  } as never)
   line(
     'committee',
     `CommitRevealAggregator ${aggregator}: 4 nodes, f = 1, median of 3 reveals, ${formatUnits(PAY, 18)} LINK per answer, feed funded with 1 LINK`,

@@ -9,7 +9,7 @@ import {
   toEventSelector,
   zeroAddress,
 } from 'viem'
-import { commitmentOf } from '../chain/commit-reveal.ts'
+import { commitmentOf, randomSalt } from '../chain/commit-reveal.ts'
 import type { Common } from '../common.ts'
 import { errorMessage } from '../errors.ts'
 import type { CommitRevealSpec, ParsedJob } from '../pipeline/job-spec.ts'
@@ -28,7 +28,6 @@ import {
   encodeSettle,
   encodeStartFeedRound,
 } from './commitreveal/aggregator.ts'
-import { randomSalt } from './commitreveal/commitment.ts'
 import {
   feedRoundReason,
   outOfBounds,

@@ -6,34 +6,22 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import type { Address } from 'viem'
 import { privateKeyToAddress } from 'viem/accounts'
-import {
-  CommitRevealAggregatorAbi,
-  CommitRevealAggregatorBytecode,
-  LinkTokenAbi,
-  LinkTokenBytecode,
-  MedianAggregationAbi,
-  MedianAggregationBytecode,
-  PriceConsumerAbi,
-  PriceConsumerBytecode,
-} from '../../artifacts/abis.ts'
+import { PriceConsumerAbi, PriceConsumerBytecode } from '../../artifacts/abis.ts'
 import { ANVIL_PRIVATE_KEYS } from '../../src/chain/anvil.ts'
+import { deployCommittee } from '../../src/chain/commit-reveal-testing.ts'
 import {
   deployContract,
   fundLink,
   LINK,
-  send,
   startTestChain,
   type TestChain,
 } from '../../src/chain/testing.ts'
 import { createLogger } from '../../src/common.ts'
-import { databaseParams, type NodeConfig } from '../../src/config/config.ts'
-import { encryptKeystore } from '../../src/crypto/keystore.ts'
-import { createEthKeyStore } from '../../src/keys/eth-keys.ts'
+import type { NodeConfig } from '../../src/config/config.ts'
 import type { CommitRevealEvent } from '../../src/node/commitreveal.ts'
+import { prepareLocalNode } from '../../src/node/local.ts'
 import { type OracleNode, startNode } from '../../src/node/node.ts'
-import { openDatabase } from '../../src/store/db.ts'
 import { testDatabaseUrl } from '../../src/store/testing.ts'
-import { NODE_PASSWORD, nodeTestConfig } from './node-setup.ts'
 
 /**
  * A commit–reveal committee on anvil: LinkToken, MedianAggregation(minReveals), a configured
@@ -143,50 +131,16 @@ export async function startCommitteeWorld(params: {
   }
   try {
     const owner = chain.owner
-    const link = await deployContract(owner, {
-      name: 'LinkToken',
-      abi: LinkTokenAbi,
-      bytecode: LinkTokenBytecode,
-      args: [],
-    })
-    const aggregation = await deployContract(owner, {
-      name: 'MedianAggregation',
-      abi: MedianAggregationAbi,
-      bytecode: MedianAggregationBytecode,
-      args: [BigInt(params.minReveals)],
-    })
-    const aggregator = await deployContract(owner, {
-      name: 'CommitRevealAggregator',
-      abi: CommitRevealAggregatorAbi,
-      bytecode: CommitRevealAggregatorBytecode,
-      args: [link, owner.account.address, 8, 'ETH / USD'],
-    })
     const keys = ANVIL_PRIVATE_KEYS.slice(1, 1 + params.n)
-    await send(owner, {
-      address: aggregator,
-      abi: CommitRevealAggregatorAbi,
-      functionName: 'setConfig',
-      args: [
-        {
-          oracles: keys.map((k) => privateKeyToAddress(k)),
-          f: params.f,
-          minReveals: params.minReveals,
-          commitWindow: params.commitWindow,
-          revealWindow: params.revealWindow,
-          paymentPerAnswer: LINK / 100n,
-          minAnswer: 1n,
-          maxAnswer: 10n ** 30n,
-          aggregation,
-          callbackGasLimit: 200_000,
-          agreementBps: 100,
-        },
-      ],
-    })
-    await send(owner, {
-      address: link,
-      abi: LinkTokenAbi,
-      functionName: 'transferAndCall',
-      args: [aggregator, 10n * LINK, '0x'],
+    const { link, aggregator } = await deployCommittee(chain, {
+      n: params.n,
+      f: params.f,
+      minReveals: params.minReveals,
+      commitWindow: params.commitWindow,
+      revealWindow: params.revealWindow,
+      paymentPerAnswer: LINK / 100n,
+      feedFunds: 10n * LINK,
+      oracleKeys: [...keys],
     })
     const consumer = await deployContract(owner, {
       name: 'PriceConsumer',
@@ -204,20 +158,15 @@ export async function startCommitteeWorld(params: {
       cleanup.push(() => rm(dataDir, { recursive: true, force: true }))
       const database = await testDatabaseUrl()
       if (database) cleanup.push(() => database.drop())
-      const config = nodeTestConfig({
-        dataDir,
+      const { config } = await prepareLocalNode({
         rpcUrl: chain.anvil.rpcUrl,
+        chainId: chain.anvil.chainId,
+        privateKey: key,
+        dataDir,
         databaseUrl: database?.url,
+        pollIntervalMs: 50,
+        configure: (c) => ({ ...c, log: { level: 'silent' } }),
       })
-      const db = await openDatabase(databaseParams(config))
-      try {
-        await createEthKeyStore(db).import(
-          await encryptKeystore(key, NODE_PASSWORD, { scryptN: 1024 }),
-          NODE_PASSWORD,
-        )
-      } finally {
-        await db.close()
-      }
       let node: OracleNode | undefined
       const current = () => {
         if (!node) throw new Error(`node ${index} is not started`)

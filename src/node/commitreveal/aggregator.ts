@@ -7,7 +7,11 @@ import {
   BaseError as ViemBaseError,
 } from 'viem'
 import { AggregatorV3InterfaceAbi, ICommitRevealAggregatorAbi } from '../../../artifacts/abis.ts'
-import { ROUND_STATUS, type RoundStatusName } from '../../chain/commit-reveal.ts'
+import {
+  type CommitRevealConfig,
+  ROUND_STATUS,
+  type RoundStatusName,
+} from '../../chain/commit-reveal.ts'
 import { decodeRevertData, revertDataOf } from '../../chain/revert.ts'
 
 /**
@@ -18,20 +22,7 @@ import { decodeRevertData, revertDataOf } from '../../chain/revert.ts'
 
 export const AGGREGATOR_ABI = [...ICommitRevealAggregatorAbi, ...AggregatorV3InterfaceAbi] as const
 
-export type AggregatorConfig = {
-  version: number
-  oracles: Address[]
-  f: number
-  minReveals: number
-  commitWindow: number
-  revealWindow: number
-  paymentPerAnswer: bigint
-  minAnswer: bigint
-  maxAnswer: bigint
-  aggregation: Address
-  callbackGasLimit: number
-  agreementBps: number
-}
+export type AggregatorConfig = CommitRevealConfig & { version: number }
 
 export type AggregatorRound = {
   status: RoundStatusName

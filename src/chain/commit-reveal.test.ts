@@ -4,13 +4,9 @@ import { keccak_256 } from '@noble/hashes/sha3'
 import { bytesToHex, hexToBytes } from '@noble/hashes/utils'
 import fc from 'fast-check'
 import type { Address, Hex } from 'viem'
-import {
-  CommitRevealAggregatorAbi,
-  CommitRevealAggregatorBytecode,
-} from '../../../artifacts/abis.ts'
-import { commitmentOf } from '../../chain/commit-reveal.ts'
-import { deployContract, startTestChain, type TestChain } from '../../chain/testing.ts'
-import { randomSalt } from './commitment.ts'
+import { CommitRevealAggregatorAbi, CommitRevealAggregatorBytecode } from '../../artifacts/abis.ts'
+import { commitmentOf, randomSalt } from './commit-reveal.ts'
+import { deployContract, startTestChain, type TestChain } from './testing.ts'
 
 /** abi.encode of static words, written out by hand: each value as one 32-byte word. */
 function word(v: bigint): string {
