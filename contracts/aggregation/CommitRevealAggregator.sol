@@ -202,39 +202,17 @@ contract CommitRevealAggregator is ICommitRevealAggregator, AggregatorV3Interfac
             emit FundsAdded(sender, amount);
             return;
         }
-        if (data.length < 4) revert RequestCalldata.RequestDataTooShort(data.length, 4);
-        bytes4 selector = bytes4(data[:4]);
-        if (selector == ORACLE_REQUEST_SELECTOR) {
-            RequestCalldata.checkLength(data, RequestCalldata.ORACLE_REQUEST_MIN_LENGTH);
-            _request(
-                sender,
-                amount,
-                bytes32(RequestCalldata.word(data, 2)),
-                RequestCalldata.addressWord(data, 3),
-                RequestCalldata.selectorWord(data, 4),
-                RequestCalldata.word(data, 5),
-                RequestCalldata.bytesArgument(data, 7)
-            );
-        } else if (selector == OPERATOR_REQUEST_SELECTOR) {
-            RequestCalldata.checkLength(data, RequestCalldata.OPERATOR_REQUEST_MIN_LENGTH);
-            _request(
-                sender,
-                amount,
-                bytes32(RequestCalldata.word(data, 2)),
-                sender,
-                RequestCalldata.selectorWord(data, 3),
-                RequestCalldata.word(data, 4),
-                RequestCalldata.bytesArgument(data, 6)
-            );
-        } else {
-            revert UnsupportedRequestSelector(selector);
-        }
+        RequestCalldata.Header memory h = RequestCalldata.decode(data, sender);
+        _request(
+            sender,
+            amount,
+            h.specId,
+            h.callback,
+            h.callbackSelector,
+            h.nonce,
+            RequestCalldata.bytesArgument(data, h.paramsWord)
+        );
     }
-
-    /// @dev `oracleRequest(address,uint256,bytes32,address,bytes4,uint256,uint256,bytes)`.
-    bytes4 private constant ORACLE_REQUEST_SELECTOR = 0x40429946;
-    /// @dev `operatorRequest(address,uint256,bytes32,bytes4,uint256,uint256,bytes)`.
-    bytes4 private constant OPERATOR_REQUEST_SELECTOR = 0x3c6d41b9;
 
     function _request(
         address requester,
@@ -251,19 +229,9 @@ contract CommitRevealAggregator is ICommitRevealAggregator, AggregatorV3Interfac
         if (payment < required) revert InsufficientPayment(payment, required);
         bytes32 requestId = keccak256(abi.encodePacked(requester, nonce));
         if (s_requestRounds[requestId] != 0) revert DuplicateRequest(requestId);
-        uint256 roundId = _open(cfg, false, payment);
+        uint256 roundId = _open(cfg, payment, requester, requestId, specId, data);
         s_requestRounds[requestId] = roundId;
         s_requests[roundId] = Request(callback, callbackSelector, requester, requestId);
-        emit RoundStarted(
-            roundId,
-            requester,
-            cfg.version,
-            requestId,
-            specId,
-            uint32(block.timestamp + cfg.commitWindow),
-            uint32(block.timestamp + cfg.commitWindow + cfg.revealWindow),
-            data
-        );
     }
 
     /// @inheritdoc ICommitRevealAggregator
@@ -287,24 +255,22 @@ contract CommitRevealAggregator is ICommitRevealAggregator, AggregatorV3Interfac
         uint256 available = s_availableFunds;
         if (available < required) revert InsufficientFunds(available, required);
         s_availableFunds = available - required;
-        roundId = _open(cfg, true, required);
+        roundId = _open(cfg, required, address(0), 0, 0, msg.data[0:0]);
         s_latestFeedRound = roundId;
         s_feedRounds = count;
         record.lastFeedStart = uint32(count);
-        emit RoundStarted(
-            roundId,
-            address(0),
-            cfg.version,
-            bytes32(0),
-            bytes32(0),
-            uint32(block.timestamp + cfg.commitWindow),
-            uint32(block.timestamp + cfg.commitWindow + cfg.revealWindow),
-            ""
-        );
         emit NewRound(roundId, msg.sender, block.timestamp);
     }
 
-    function _open(ConfigCore memory cfg, bool isFeed, uint256 escrow) private returns (uint256 roundId) {
+    /// @dev Opens a round; a zero `requester` makes it a feed round.
+    function _open(
+        ConfigCore memory cfg,
+        uint256 escrow,
+        address requester,
+        bytes32 requestId,
+        bytes32 specId,
+        bytes calldata data
+    ) private returns (uint256 roundId) {
         roundId = ++s_lastRoundId;
         s_rounds[roundId] = RoundCore({
             commitBitmap: 0,
@@ -312,12 +278,22 @@ contract CommitRevealAggregator is ICommitRevealAggregator, AggregatorV3Interfac
             commits: 0,
             reveals: 0,
             status: STATUS_OPEN,
-            isFeed: isFeed,
+            isFeed: requester == address(0),
             revealsOpen: false,
             configVersion: cfg.version,
             startedAt: uint32(block.timestamp),
             escrow: uint96(escrow)
         });
+        emit RoundStarted(
+            roundId,
+            requester,
+            cfg.version,
+            requestId,
+            specId,
+            uint32(block.timestamp + cfg.commitWindow),
+            uint32(block.timestamp + cfg.commitWindow + cfg.revealWindow),
+            data
+        );
     }
 
     // ------------------------------------------------------------------ commit and reveal

@@ -54,35 +54,17 @@ contract Operator is IOperator, IERC677Receiver, Owned {
     /// @dev The first two argument words of `data` are ignored and replaced by `sender` and
     ///      `amount`, which the token vouches for.
     function onTokenTransfer(address sender, uint256 amount, bytes calldata data) external onlyLink {
-        if (data.length < 4) revert RequestDataTooShort(data.length, 4);
-        bytes4 selector = bytes4(data[:4]);
-        if (selector == this.oracleRequest.selector) {
-            RequestCalldata.checkLength(data, RequestCalldata.ORACLE_REQUEST_MIN_LENGTH);
-            _request(
-                sender,
-                amount,
-                bytes32(RequestCalldata.word(data, 2)),
-                RequestCalldata.addressWord(data, 3),
-                RequestCalldata.selectorWord(data, 4),
-                RequestCalldata.word(data, 5),
-                RequestCalldata.word(data, 6),
-                RequestCalldata.bytesArgument(data, 7)
-            );
-        } else if (selector == this.operatorRequest.selector) {
-            RequestCalldata.checkLength(data, RequestCalldata.OPERATOR_REQUEST_MIN_LENGTH);
-            _request(
-                sender,
-                amount,
-                bytes32(RequestCalldata.word(data, 2)),
-                sender,
-                RequestCalldata.selectorWord(data, 3),
-                RequestCalldata.word(data, 4),
-                RequestCalldata.word(data, 5),
-                RequestCalldata.bytesArgument(data, 6)
-            );
-        } else {
-            revert UnsupportedRequestSelector(selector);
-        }
+        RequestCalldata.Header memory h = RequestCalldata.decode(data, sender);
+        _request(
+            sender,
+            amount,
+            h.specId,
+            h.callback,
+            h.callbackSelector,
+            h.nonce,
+            h.dataVersion,
+            RequestCalldata.bytesArgument(data, h.paramsWord)
+        );
     }
 
     /// @inheritdoc IOperator

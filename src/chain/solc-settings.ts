@@ -4,6 +4,7 @@
  */
 export const SOLC_SETTINGS = {
   optimizer: { enabled: true, runs: 20_000 },
+  viaIR: true,
   evmVersion: 'cancun',
   metadata: { bytecodeHash: 'none' },
   outputSelection: {
