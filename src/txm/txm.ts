@@ -644,6 +644,7 @@ export function createTxm(common: Common, options: TxmOptions): Txm {
     const ks = await cachedKeyState(from)
     let open = await unconfirmedWithAttempts(db, chainId, from)
     if (open.length > 0) {
+      const before = open
       const latestNonce = await nonceAt(client, from, 'latest')
       const done = await checkReceipts(
         from,
@@ -653,8 +654,15 @@ export function createTxm(common: Common, options: TxmOptions): Txm {
       // The key's queue moves while its mined nonce advances: count blocks from then.
       const moved = progress.get(from)
       if (moved?.nonce !== latestNonce) {
-        // First sight (start, or the key just got work): no constraint beyond broadcast blocks.
-        progress.set(from, { nonce: latestNonce, block: moved ? ctx.head.number : 0n })
+        // First sight (start, or the key just got work): if some of the open transactions were
+        // mined meanwhile the queue is moving now (their blocks are the ones since the others
+        // were sent); if none was, no constraint beyond the broadcast blocks (e.g. a transaction
+        // stuck since before a restart).
+        const queueMoved = before.some((t) => t.nonce !== null && t.nonce < latestNonce)
+        progress.set(from, {
+          nonce: latestNonce,
+          block: moved || queueMoved ? ctx.head.number : 0n,
+        })
       }
       await bumpAndResend(
         from,
