@@ -8,9 +8,10 @@ import { readFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { after, before, describe, it } from 'node:test'
 import fc from 'fast-check'
-import { type Address, type Hex, hexToBigInt, toHex } from 'viem'
+import { type Address, type Hex, hexToBigInt, keccak256, toHex } from 'viem'
 import { SchnorrHarnessAbi, SchnorrHarnessBytecode } from '../../artifacts/abis.ts'
 import { deployContract, startTestChain, type TestChain } from '../../src/chain/testing.ts'
+import { runDkg } from '../../src/crypto/dkg-testing.ts'
 import {
   challenge,
   publicKeyOf,
@@ -18,8 +19,10 @@ import {
   type SchnorrPublicKey,
   type SchnorrSignature,
   sign,
+  toPublicKey,
   verify,
 } from '../../src/crypto/schnorr.ts'
+import { combine, partialSign, thresholdChallenge } from '../../src/crypto/threshold.ts'
 
 type Vector = {
   case: string
@@ -112,5 +115,25 @@ describe('Schnorr verifier (one ecrecover)', () => {
       { numRuns: 300 },
     )
     assert.ok(accepted > 0 && refused > 0)
+  })
+
+  it('a threshold signature of a 4-member committee (DKG, 2 of 4 partials) verifies on chain', async () => {
+    const context = keccak256(toHex('orakel schnorr contract test'))
+    const key = runDkg(4, 2, context)
+    const nonce = runDkg(4, 2, keccak256(context))
+    const groupKey = key.results.get(1)!.groupKey
+    const message = keccak256(toHex('report'))
+    const { e, nonceAddress } = thresholdChallenge(
+      groupKey,
+      message,
+      nonce.results.get(1)!.groupKey,
+    )
+    const partials = [3, 1].map((i) => ({
+      index: i,
+      sigma: partialSign(key.results.get(i)!.secretShare, nonce.results.get(i)!.secretShare, e),
+    }))
+    const sig = combine(partials, 2, nonceAddress)
+    assert.equal(await onChain(toPublicKey(groupKey), message, sig), true)
+    assert.equal(await onChain(toPublicKey(groupKey), keccak256(message), sig), false)
   })
 })
