@@ -28,7 +28,7 @@ library Schnorr {
     /// @notice Whether (s, nonceAddress) is a valid signature of `message` under (px, parity).
     function verify(uint256 px, uint8 parity, bytes32 message, uint256 s, address nonceAddress)
         internal
-        view
+        pure
         returns (bool)
     {
         if (px == 0 || px >= Q || parity > 1 || s == 0 || s >= Q || nonceAddress == address(0)) return false;

@@ -1,6 +1,8 @@
 // SPDX-License-Identifier: MIT
 pragma solidity ^0.8.24;
 
+import {IFeedEvents} from "./IFeedEvents.sol";
+
 /// @title ICommitRevealAggregator
 /// @notice In-contract aggregation with commit–reveal (whitepaper §4.2, Algorithm 1): a committee
 ///         of n ≥ 3f+1 oracles answers each round. Rounds are opened either by a request (a
@@ -26,7 +28,7 @@ pragma solidity ^0.8.24;
 ///
 ///      Invariant: `LINK.balanceOf(this) == availableFunds() + Σ withdrawable(oracle) +
 ///      Σ escrow(round)`, plus any LINK sent by plain `transfer` (never spendable).
-interface ICommitRevealAggregator {
+interface ICommitRevealAggregator is IFeedEvents {
     // ------------------------------------------------------------------ types
 
     /// @notice Committee configuration.
@@ -234,12 +236,6 @@ interface ICommitRevealAggregator {
 
     /// @notice The feed's funds grew by `amount` (sent by `from`).
     event FundsAdded(address indexed from, uint256 amount);
-
-    /// @notice AggregatorV3-compatible: a feed round finalised with `current`.
-    event AnswerUpdated(int256 indexed current, uint256 indexed roundId, uint256 updatedAt);
-
-    /// @notice AggregatorV3-compatible: a feed round was started by `startedBy`.
-    event NewRound(uint256 indexed roundId, address indexed startedBy, uint256 startedAt);
 
     // ------------------------------------------------------------------ functions
 

@@ -10,7 +10,7 @@ contract SchnorrHarness {
 
     function verify(uint256 px, uint8 parity, bytes32 message, uint256 s, address nonceAddress)
         external
-        view
+        pure
         returns (bool)
     {
         return Schnorr.verify(px, parity, message, s, nonceAddress);

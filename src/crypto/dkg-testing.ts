@@ -1,5 +1,7 @@
-import type { Hex } from 'viem'
+import { encodePacked, type Hex, keccak256 } from 'viem'
 import { type Complaint, createDkgParticipant, type DkgParticipant, type DkgResult } from './dkg.ts'
+import { type SchnorrSignature, toPublicKey } from './schnorr.ts'
+import { combine, partialSign, thresholdChallenge } from './threshold.ts'
 
 /**
  * Runs a DKG among n in-process participants, delivering every message directly (tests and
@@ -60,4 +62,39 @@ export function runDkg(
   const results = new Map<number, DkgResult>()
   for (const p of participants) if (!faults.has(p.index)) results.set(p.index, p.finish())
   return { participants, results, complaints }
+}
+
+/**
+ * A committee's group key from a DKG, and a signer that signs like the committee would: a nonce
+ * DKG per message, partial signatures from `signers` (t of them by default), combined.
+ */
+export function thresholdCommittee(n: number, t: number, context: Hex) {
+  const key = runDkg(n, t, context)
+  const groupKey = key.results.get(1)!.groupKey
+  let nonces = 0
+  return {
+    groupKey,
+    publicKey: toPublicKey(groupKey),
+    shareKeys: key.results.get(1)!.shareKeys,
+    sign(
+      message: Hex,
+      signers: number[] = [...Array(t).keys()].map((i) => i + 1),
+    ): SchnorrSignature {
+      const nonce = runDkg(
+        n,
+        t,
+        keccak256(encodePacked(['bytes32', 'uint256'], [context, BigInt(++nonces)])),
+      )
+      const { e, nonceAddress } = thresholdChallenge(
+        groupKey,
+        message,
+        nonce.results.get(1)!.groupKey,
+      )
+      const partials = signers.map((i) => ({
+        index: i,
+        sigma: partialSign(key.results.get(i)!.secretShare, nonce.results.get(i)!.secretShare, e),
+      }))
+      return combine(partials, t, nonceAddress)
+    },
+  }
 }

@@ -320,8 +320,8 @@ export function createDkgParticipant(params: DkgParameters) {
         })
       }
       let secretShare = 0n
-      let groupKey = Point.ZERO
-      const shareKeys = Array.from({ length: n }, () => Point.ZERO)
+      // The group polynomial's commitments: Σ over qualified dealers, coefficient by coefficient.
+      const summed = Array.from({ length: t }, () => Point.ZERO)
       for (const dealer of qualified) {
         const commitments = dealt.get(dealer)!
         const share = received.get(dealer)
@@ -329,11 +329,10 @@ export function createDkgParticipant(params: DkgParameters) {
           throw new DkgError(`the share from qualified dealer ${dealer} is invalid`)
         }
         secretShare = mod(secretShare + share, Q)
-        groupKey = groupKey.add(commitments[0]!)
-        for (let j = 1; j <= n; j++) {
-          shareKeys[j - 1] = shareKeys[j - 1]!.add(evaluateCommitments(commitments, j))
-        }
+        for (let k = 0; k < t; k++) summed[k] = summed[k]!.add(commitments[k]!)
       }
+      const groupKey = summed[0]!
+      const shareKeys = Array.from({ length: n }, (_, j) => evaluateCommitments(summed, j + 1))
       if (groupKey.equals(Point.ZERO) || secretShare === 0n) {
         throw new DkgError('degenerate key (the identity); run the DKG again')
       }

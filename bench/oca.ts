@@ -1,0 +1,90 @@
+/**
+ * Off-chain aggregation figures (issue 7), one JSON line per committee size n = 4, 7, 16, 31
+ * (f = ⌊(n−1)/3⌋, t = f+1):
+ * - `transmit_gas`: a ThresholdAggregator transmission with one threshold Schnorr signature, in
+ *   the steady state (the latest-answer slot already written), on anvil;
+ * - `dkg_ms`: one key DKG among n participants simulated in this one process (every message
+ *   delivered directly: the computation of all n, without the network); `dkg_per_node_ms` is
+ *   that divided by n, what each node computes;
+ * - `commit_reveal_round_gas`: the commit–reveal round of the same n (bench/commit-reveal-gas.ts),
+ *   so the ratio shows.
+ * The OCA protocol's round latency and message counts come with src/oca/ (not built yet).
+ *
+ *   npm run bench:oca
+ */
+import { keccak256, toHex } from 'viem'
+import { ThresholdAggregatorAbi, ThresholdAggregatorBytecode } from '../artifacts/abis.ts'
+import { deployContract, send, startTestChain } from '../src/chain/testing.ts'
+import { runDkg, thresholdCommittee } from '../src/crypto/dkg-testing.ts'
+import { measureCommitReveal } from './commit-reveal-gas.ts'
+
+const SIZES = (process.env.BENCH_SIZES ?? '4,7,16,31').split(',').map(Number)
+
+async function main() {
+  const chain = await startTestChain()
+  try {
+    for (const n of SIZES) {
+      const f = Math.floor((n - 1) / 3)
+      const t = f + 1
+      const context = keccak256(toHex(`bench oca ${n}`))
+      const started = performance.now()
+      runDkg(n, t, context)
+      const dkgMs = performance.now() - started
+
+      const committee = thresholdCommittee(n, t, context)
+      const oracles = Array.from({ length: n }, (_, i) => toHex(i + 1, { size: 20 }))
+      const aggregator = await deployContract(chain.owner, {
+        name: 'ThresholdAggregator',
+        abi: ThresholdAggregatorAbi,
+        bytecode: ThresholdAggregatorBytecode,
+        args: [
+          committee.publicKey.x,
+          committee.publicKey.parity,
+          oracles,
+          f,
+          1,
+          1n,
+          10n ** 30n,
+          8,
+          'ETH / USD',
+        ],
+      })
+      let transmitGas = 0
+      for (let round = 1; round <= 3; round++) {
+        const answer = 300_000_000_000n + BigInt(round * 1000 + n)
+        const observationsHash = keccak256(toHex(`observations ${n}/${round}`))
+        const message = await chain.owner.readContract({
+          address: aggregator,
+          abi: ThresholdAggregatorAbi,
+          functionName: 'reportMessage',
+          args: [round, answer, observationsHash],
+        })
+        const sig = committee.sign(message)
+        const receipt = await send(chain.node, {
+          address: aggregator,
+          abi: ThresholdAggregatorAbi,
+          functionName: 'transmit',
+          args: [round, answer, observationsHash, sig.s, sig.nonceAddress],
+        })
+        transmitGas = Number(receipt.gasUsed) // the last: steady state
+      }
+      const cr = await measureCommitReveal(chain, n, '0x')
+      console.log(
+        JSON.stringify({
+          bench: 'oca',
+          n,
+          f,
+          transmit_gas: transmitGas,
+          dkg_ms: Number(dkgMs.toFixed(1)),
+          dkg_per_node_ms: Number((dkgMs / n).toFixed(1)),
+          commit_reveal_round_gas: cr.round_total_gas,
+          transmit_vs_commit_reveal_ratio: Number((transmitGas / cr.round_total_gas).toFixed(4)),
+        }),
+      )
+    }
+  } finally {
+    await chain.stop()
+  }
+}
+
+await main()
