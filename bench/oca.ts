@@ -6,6 +6,8 @@
  * - `dkg_ms`: one key DKG among n participants simulated in this one process (every message
  *   delivered directly: the computation of all n, without the network); `dkg_per_node_ms` is
  *   that divided by n, what each node computes;
+ * - `settle_100_rounds_gas`: OcaRewards settling 100 rounds (every member rewarded) in one batch,
+ *   members already owed something;
  * - `commit_reveal_round_gas`: the commit–reveal round of the same n (bench/commit-reveal-gas.ts),
  *   so the ratio shows.
  * The OCA protocol's round latency and message counts come with src/oca/ (not built yet).
@@ -13,7 +15,14 @@
  *   npm run bench:oca
  */
 import { keccak256, toHex } from 'viem'
-import { ThresholdAggregatorAbi, ThresholdAggregatorBytecode } from '../artifacts/abis.ts'
+import {
+  LinkTokenAbi,
+  LinkTokenBytecode,
+  OcaRewardsAbi,
+  OcaRewardsBytecode,
+  ThresholdAggregatorAbi,
+  ThresholdAggregatorBytecode,
+} from '../artifacts/abis.ts'
 import { deployContract, send, startTestChain } from '../src/chain/testing.ts'
 import { runDkg, thresholdCommittee } from '../src/crypto/dkg-testing.ts'
 import { measureCommitReveal } from './commit-reveal-gas.ts'
@@ -68,6 +77,39 @@ async function main() {
         })
         transmitGas = Number(receipt.gasUsed) // the last: steady state
       }
+      // Algorithm 3 settled on chain: 100 rounds, every member rewarded, in one batch.
+      const link = await deployContract(chain.owner, {
+        name: 'LinkToken',
+        abi: LinkTokenAbi,
+        bytecode: LinkTokenBytecode,
+        args: [],
+      })
+      const rewards = await deployContract(chain.owner, {
+        name: 'OcaRewards',
+        abi: OcaRewardsAbi,
+        bytecode: OcaRewardsBytecode,
+        args: [link, chain.owner.account.address, oracles, 10n ** 15n],
+      })
+      await send(chain.owner, {
+        address: link,
+        abi: LinkTokenAbi,
+        functionName: 'transferAndCall',
+        args: [rewards, 10n ** 24n, '0x'],
+      })
+      const everyone = (1n << BigInt(n)) - 1n
+      let settled = await send(chain.owner, {
+        address: rewards,
+        abi: OcaRewardsAbi,
+        functionName: 'settle',
+        args: [1, Array(100).fill(everyone)],
+      })
+      // The steady state: members already owed something (no fresh storage slots).
+      settled = await send(chain.owner, {
+        address: rewards,
+        abi: OcaRewardsAbi,
+        functionName: 'settle',
+        args: [101, Array(100).fill(everyone)],
+      })
       const cr = await measureCommitReveal(chain, n, '0x')
       console.log(
         JSON.stringify({
@@ -77,6 +119,7 @@ async function main() {
           transmit_gas: transmitGas,
           dkg_ms: Number(dkgMs.toFixed(1)),
           dkg_per_node_ms: Number((dkgMs / n).toFixed(1)),
+          settle_100_rounds_gas: Number(settled.gasUsed),
           commit_reveal_round_gas: cr.round_total_gas,
           transmit_vs_commit_reveal_ratio: Number((transmitGas / cr.round_total_gas).toFixed(4)),
         }),
