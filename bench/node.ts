@@ -30,16 +30,10 @@ import { mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { type Address, encodeFunctionData, type Hex, numberToHex } from 'viem'
-import { PriceConsumerAbi, PriceConsumerBytecode } from '../artifacts/abis.ts'
+import { PriceConsumerAbi } from '../artifacts/abis.ts'
 import { ANVIL_PRIVATE_KEYS, startAnvil } from '../src/chain/anvil.ts'
 import { type ChainClient, createChainClient } from '../src/chain/client.ts'
-import {
-  deployContract,
-  deployTestCore,
-  fundLink,
-  LINK,
-  type TestChain,
-} from '../src/chain/testing.ts'
+import { deployPriceConsumer, deployTestCore, LINK, type TestChain } from '../src/chain/testing.ts'
 import { createLogger } from '../src/common.ts'
 import { databaseParams, defaultConfig, type NodeConfig } from '../src/config/config.ts'
 import { encryptKeystore } from '../src/crypto/keystore.ts'
@@ -289,13 +283,12 @@ async function main() {
     const core = await deployTestCore(chain)
     const consumers: Address[] = []
     for (let i = 0; i < CONSUMERS; i++) {
-      const consumer = await deployContract(chain.owner, {
-        name: 'PriceConsumer',
-        abi: PriceConsumerAbi,
-        bytecode: PriceConsumerBytecode,
-        args: [core.linkToken, core.operator],
-      })
-      await fundLink(chain, core.linkToken, consumer, 1_000_000n * LINK)
+      const consumer = await deployPriceConsumer(
+        chain,
+        core.linkToken,
+        core.operator,
+        1_000_000n * LINK,
+      )
       consumers.push(consumer)
     }
 

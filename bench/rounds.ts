@@ -16,11 +16,10 @@ import type { AddressInfo } from 'node:net'
 import { join } from 'node:path'
 import { type Hex, parseEventLogs } from 'viem'
 import { generatePrivateKey } from 'viem/accounts'
-import { PriceConsumerAbi, PriceConsumerBytecode } from '../artifacts/abis.ts'
+import { PriceConsumerAbi } from '../artifacts/abis.ts'
 import { deployCommittee } from '../src/chain/commit-reveal-testing.ts'
 import {
-  deployContract,
-  fundLink,
+  deployPriceConsumer,
   LINK,
   send,
   startTestChain,
@@ -50,13 +49,12 @@ async function measure(chain: TestChain, n: number, sourceUrl: string) {
     commitWindow: 60,
     revealWindow: 60,
   })
-  const consumer = await deployContract(chain.owner, {
-    name: 'PriceConsumer',
-    abi: PriceConsumerAbi,
-    bytecode: PriceConsumerBytecode,
-    args: [committee.link, committee.aggregator],
-  })
-  await fundLink(chain, committee.link, consumer, 1000n * LINK)
+  const consumer = await deployPriceConsumer(
+    chain,
+    committee.link,
+    committee.aggregator,
+    1000n * LINK,
+  )
 
   const externalJobID = randomUUID()
   const toml = readFileSync(SPEC, 'utf8')

@@ -3,6 +3,7 @@ pragma solidity ^0.8.24;
 
 import {ICommitRevealAggregator} from "../interfaces/ICommitRevealAggregator.sol";
 import {AggregatorV3Interface} from "../interfaces/AggregatorV3Interface.sol";
+import {FeedMetadata} from "./FeedMetadata.sol";
 import {IAggregationFunction} from "../interfaces/IAggregationFunction.sol";
 import {ILinkToken} from "../interfaces/ILinkToken.sol";
 import {Owned} from "../shared/Owned.sol";
@@ -19,7 +20,7 @@ import {RequestCalldata} from "../shared/RequestCalldata.sol";
 ///      by an older round, the entry goes to a per-round mapping instead. A commitment is kept
 ///      as its low 224 bits: opening a truncated commitment to two values still needs a
 ///      2^112-work collision.
-contract CommitRevealAggregator is ICommitRevealAggregator, AggregatorV3Interface, Owned {
+contract CommitRevealAggregator is ICommitRevealAggregator, FeedMetadata, Owned {
     /// @notice Largest committee (round bitmaps are 32 bits).
     uint256 public constant MAX_ORACLES = 31;
     /// @notice Ring slots per committee member.
@@ -93,8 +94,6 @@ contract CommitRevealAggregator is ICommitRevealAggregator, AggregatorV3Interfac
     }
 
     ILinkToken private immutable i_link;
-    uint8 private immutable i_decimals;
-    string private s_description;
 
     ConfigCore private s_config;
     Bounds private s_bounds;
@@ -121,11 +120,10 @@ contract CommitRevealAggregator is ICommitRevealAggregator, AggregatorV3Interfac
     /// @param decimals_ Decimal places of the feed's answers.
     /// @param description_ What the feed reports, e.g. "ETH / USD".
     constructor(address link, address initialOwner, uint8 decimals_, string memory description_)
+        FeedMetadata(decimals_, description_)
         Owned(initialOwner)
     {
         i_link = ILinkToken(link);
-        i_decimals = decimals_;
-        s_description = description_;
     }
 
     // ------------------------------------------------------------------ configuration
@@ -546,20 +544,8 @@ contract CommitRevealAggregator is ICommitRevealAggregator, AggregatorV3Interfac
         return address(i_link);
     }
 
-    /// @inheritdoc AggregatorV3Interface
-    function decimals() external view returns (uint8) {
-        return i_decimals;
-    }
 
-    /// @inheritdoc AggregatorV3Interface
-    function description() external view returns (string memory) {
-        return s_description;
-    }
 
-    /// @inheritdoc AggregatorV3Interface
-    function version() external pure returns (uint256) {
-        return 1;
-    }
 
     /// @inheritdoc AggregatorV3Interface
     function getRoundData(uint80 roundId) public view returns (uint80, int256, uint256, uint256, uint80) {

@@ -20,7 +20,6 @@ import {
   MajorityAggregationBytecode,
   OperatorAbi,
   PriceConsumerAbi,
-  PriceConsumerBytecode,
 } from '../../artifacts/abis.ts'
 import { commitmentOf } from '../../src/chain/commit-reveal.ts'
 import {
@@ -31,6 +30,7 @@ import {
 } from '../../src/chain/commit-reveal-testing.ts'
 import {
   deployContract,
+  deployPriceConsumer,
   expectRevert,
   fundLink,
   increaseTime,
@@ -82,13 +82,7 @@ describe('CommitRevealAggregator', () => {
   })
 
   async function consumerFor(c: Committee): Promise<Address> {
-    const consumer = await deployContract(chain.owner, {
-      name: 'PriceConsumer',
-      abi: PriceConsumerAbi,
-      bytecode: PriceConsumerBytecode,
-      args: [c.link, c.aggregator],
-    })
-    await fundLink(chain, c.link, consumer, 100n * LINK)
+    const consumer = await deployPriceConsumer(chain, c.link, c.aggregator, 100n * LINK)
     return consumer
   }
 

@@ -3,6 +3,7 @@ pragma solidity ^0.8.24;
 
 import {IThresholdAggregator} from "../interfaces/IThresholdAggregator.sol";
 import {AggregatorV3Interface} from "../interfaces/AggregatorV3Interface.sol";
+import {FeedMetadata} from "./FeedMetadata.sol";
 import {Schnorr} from "../crypto/Schnorr.sol";
 
 /// @title ThresholdAggregator
@@ -10,7 +11,7 @@ import {Schnorr} from "../crypto/Schnorr.sol";
 ///         (see IThresholdAggregator).
 /// @dev Gas: the key, digest and bounds are immutables (no storage reads); a transmission reads
 ///      and writes one slot (answer, round, time) and calls `ecrecover` once.
-contract ThresholdAggregator is IThresholdAggregator, AggregatorV3Interface {
+contract ThresholdAggregator is IThresholdAggregator, FeedMetadata {
     struct Latest {
         int192 answer;
         uint32 round;
@@ -22,13 +23,11 @@ contract ThresholdAggregator is IThresholdAggregator, AggregatorV3Interface {
     bytes32 private immutable i_configDigest;
     int192 private immutable i_minAnswer;
     int192 private immutable i_maxAnswer;
-    uint8 private immutable i_decimals;
     uint8 private immutable i_f;
     uint32 private immutable i_epoch;
 
     Latest private s_latest;
     address[] private s_oracles;
-    string private s_description;
 
     /// @param px The group key's x coordinate (from the committee's DKG).
     /// @param parity The parity of the group key's y coordinate.
@@ -49,7 +48,7 @@ contract ThresholdAggregator is IThresholdAggregator, AggregatorV3Interface {
         int192 maxAnswer,
         uint8 decimals_,
         string memory description_
-    ) {
+    ) FeedMetadata(decimals_, description_) {
         if (px == 0 || px >= Schnorr.Q || parity > 1) revert InvalidGroupKey(px, parity);
         uint256 n = oracles.length;
         if (n == 0 || n > type(uint8).max || n < 3 * uint256(f) + 1) revert InvalidCommittee(n, f);
@@ -66,11 +65,9 @@ contract ThresholdAggregator is IThresholdAggregator, AggregatorV3Interface {
         i_epoch = epoch;
         i_minAnswer = minAnswer;
         i_maxAnswer = maxAnswer;
-        i_decimals = decimals_;
         i_configDigest =
             keccak256(abi.encode(block.chainid, address(this), keccak256(abi.encodePacked(oracles)), f, epoch));
         s_oracles = oracles;
-        s_description = description_;
     }
 
     /// @inheritdoc IThresholdAggregator
@@ -116,20 +113,8 @@ contract ThresholdAggregator is IThresholdAggregator, AggregatorV3Interface {
         return (i_minAnswer, i_maxAnswer);
     }
 
-    /// @inheritdoc AggregatorV3Interface
-    function decimals() external view returns (uint8) {
-        return i_decimals;
-    }
 
-    /// @inheritdoc AggregatorV3Interface
-    function description() external view returns (string memory) {
-        return s_description;
-    }
 
-    /// @inheritdoc AggregatorV3Interface
-    function version() external pure returns (uint256) {
-        return 1;
-    }
 
     /// @inheritdoc AggregatorV3Interface
     /// @dev Only the latest round is kept; older rounds revert `NoDataPresent`.

@@ -139,6 +139,8 @@ export async function increaseTime(chain: TestChain, seconds: number): Promise<v
 /** Deploys a contract from the test chain's owner and returns its address. */
 export { deployContract } from './deploy.ts'
 
+import { deployContract as deployContractFrom } from './deploy.ts'
+
 /** One LINK in its smallest unit. */
 export const LINK = 10n ** 18n
 
@@ -160,4 +162,21 @@ export function linkBalance(chain: TestChain, link: Address, account: Address): 
     functionName: 'balanceOf',
     args: [account],
   })
+}
+
+/** Deploys the example PriceConsumer asking `oracle` (an Operator or an aggregator) and gives it `funds` LINK. */
+export async function deployPriceConsumer(
+  chain: TestChain,
+  link: Address,
+  oracle: Address,
+  funds: bigint,
+): Promise<Address> {
+  const consumer = await deployContractFrom(chain.owner, {
+    name: 'PriceConsumer',
+    abi: abis.PriceConsumerAbi,
+    bytecode: abis.PriceConsumerBytecode,
+    args: [link, oracle],
+  })
+  await fundLink(chain, link, consumer, funds)
+  return consumer
 }

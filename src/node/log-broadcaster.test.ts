@@ -13,12 +13,11 @@ import {
   type PublicClient,
   toHex,
 } from 'viem'
-import { OperatorAbi, PriceConsumerAbi, PriceConsumerBytecode } from '../../artifacts/abis.ts'
+import { OperatorAbi, PriceConsumerAbi } from '../../artifacts/abis.ts'
 import { createRpcPool } from '../chain/rpc-pool.ts'
 import {
-  deployContract,
+  deployPriceConsumer,
   deployTestCore,
-  fundLink,
   LINK,
   send,
   startTestChain,
@@ -48,13 +47,7 @@ type Fixture = {
 async function fixture(): Promise<Fixture> {
   const chain = await startTestChain()
   const core = await deployTestCore(chain)
-  const consumer = await deployContract(chain.owner, {
-    name: 'PriceConsumer',
-    abi: PriceConsumerAbi,
-    bytecode: PriceConsumerBytecode,
-    args: [core.linkToken, core.operator],
-  })
-  await fundLink(chain, core.linkToken, consumer, 100n * LINK)
+  const consumer = await deployPriceConsumer(chain, core.linkToken, core.operator, 100n * LINK)
   const client = createPublicClient({
     transport: http(chain.anvil.rpcUrl),
     cacheTime: 0,

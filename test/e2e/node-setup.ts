@@ -4,13 +4,11 @@ import { mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import type { Address } from 'viem'
-import { PriceConsumerAbi, PriceConsumerBytecode } from '../../artifacts/abis.ts'
 import { ANVIL_PRIVATE_KEYS } from '../../src/chain/anvil.ts'
 import type { CoreDeployment } from '../../src/chain/deploy.ts'
 import {
-  deployContract,
+  deployPriceConsumer,
   deployTestCore,
-  fundLink,
   LINK,
   startTestChain,
   type TestChain,
@@ -54,13 +52,7 @@ export async function startConsumerChain(): Promise<{
   const chain = await startTestChain()
   try {
     const core = await deployTestCore(chain)
-    const consumer = await deployContract(chain.owner, {
-      name: 'PriceConsumer',
-      abi: PriceConsumerAbi,
-      bytecode: PriceConsumerBytecode,
-      args: [core.linkToken, core.operator],
-    })
-    await fundLink(chain, core.linkToken, consumer, 10n * LINK)
+    const consumer = await deployPriceConsumer(chain, core.linkToken, core.operator, 10n * LINK)
     return { chain, core, consumer }
   } catch (err) {
     await chain.stop()
