@@ -189,6 +189,18 @@ describe('ThresholdAggregator', () => {
       functionName: 'latest',
     })
     assert.equal(answer, 310_000_000_000n)
+    // Only the owner re-points the proxy, and only at a contract.
+    await expectRevert(
+      chain.stranger,
+      { address: proxy, abi: FeedProxyAbi, functionName: 'setAggregator', args: [aggregator] },
+      'NotOwner',
+    )
+    await expectRevert(
+      chain.owner,
+      { address: proxy, abi: FeedProxyAbi, functionName: 'setAggregator', args: [ORACLES[0]!] },
+      'InvalidAggregator',
+      [ORACLES[0]],
+    )
   })
 
   it('refuses replays: an older round, another aggregator, another epoch, another chain id', async () => {
