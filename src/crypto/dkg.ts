@@ -156,7 +156,10 @@ export function verifyKnowledge(
     const z = hexToBigInt(proof.z)
     if (z <= 0n || z >= Q) return false
     const c = proofChallenge(context, label, index, key, commitment)
-    return Point.BASE.multiply(z).equals(commitment.add(key.multiply(c)))
+    // key·c: public values only, so the faster variable-time multiplication is safe. (G·z keeps
+    // `multiply`, which uses G's precomputed table; `multiplyUnsafe` on G gave wrong results
+    // for some scalars in @noble/curves 1.9.1.)
+    return Point.BASE.multiply(z).equals(commitment.add(key.multiplyUnsafe(c)))
   } catch {
     return false
   }

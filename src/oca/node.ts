@@ -117,7 +117,6 @@ export function leaderOf(round: number, view: number, n: number): number {
 
 type ViewState = {
   view: number
-  startedAt: number
   /** As leader: valid observations received. */
   observations: Map<number, SignedObservation>
   proposed: boolean
@@ -151,6 +150,8 @@ function entry<K, V>(map: Map<K, V>, key: K, make: () => V): V {
 
 type RoundState = {
   round: number
+  /** When the current view became current (the pacemaker's clock for it). */
+  viewStartedAt: number
   observation?: SignedObservation
   views: Map<number, ViewState>
   view: number
@@ -170,7 +171,6 @@ export function createOcaNode(config: OcaConfig, deps: OcaDeps) {
     if (!v) {
       v = {
         view,
-        startedAt: now,
         observations: new Map(),
         proposed: false,
         commitments: new Map(),
@@ -217,18 +217,17 @@ export function createOcaNode(config: OcaConfig, deps: OcaDeps) {
 
   async function startRound(round: number, now: number): Promise<void> {
     if (rounds.has(round)) return
-    const r: RoundState = { round, views: new Map(), view: 0, done: false }
+    const r: RoundState = { round, viewStartedAt: now, views: new Map(), view: 0, done: false }
     rounds.set(round, r)
     viewOf(r, 0, now)
-    let value: bigint
     try {
-      value = await deps.observe(round)
+      const value = await deps.observe(round)
+      const signature = await deps.signObservation(observationDigest(configDigest, round, value))
+      r.observation = { index, value, signature }
     } catch (err) {
       log('observation failed', { round, err: String(err) })
       return // this member still signs a valid proposal of the others' observations
     }
-    const signature = await deps.signObservation(observationDigest(configDigest, round, value))
-    r.observation = { index, value, signature }
     sendObservation(r, now)
   }
 
@@ -366,7 +365,10 @@ export function createOcaNode(config: OcaConfig, deps: OcaDeps) {
           log('invalid proposal', { round: m.round, view: m.view, from: m.from })
           return
         }
-        if (m.view > r.view) r.view = m.view // the others moved on already
+        if (m.view > r.view) {
+          r.view = m.view // the others moved on already
+          r.viewStartedAt = now
+        }
         try {
           await accept(r, v, observations)
         } catch (err) {
@@ -395,9 +397,9 @@ export function createOcaNode(config: OcaConfig, deps: OcaDeps) {
   function tick(now: number): void {
     for (const r of rounds.values()) {
       if (r.done) continue
-      const v = viewOf(r, r.view, now)
-      if (now - v.startedAt >= config.viewTimeoutMs) {
+      if (now - r.viewStartedAt >= config.viewTimeoutMs) {
         r.view += 1
+        r.viewStartedAt = now
         viewOf(r, r.view, now)
         log('view change', { round: r.round, view: r.view, leader: leaderOf(r.round, r.view, n) })
         sendObservation(r, now)
