@@ -4,7 +4,6 @@ import fc from 'fast-check'
 import {
   type Address,
   decodeErrorResult,
-  encodeAbiParameters,
   encodeDeployData,
   type Hex,
   keccak256,
@@ -32,45 +31,12 @@ import {
 } from '../../src/chain/testing.ts'
 import { thresholdCommittee } from '../../src/crypto/dkg-testing.ts'
 import { Q, type SchnorrSignature } from '../../src/crypto/schnorr.ts'
+import { configDigestOf, reportMessage } from '../../src/oca/report.ts'
 
 type Committee = ReturnType<typeof thresholdCommittee>
 const ORACLES = Array.from({ length: 4 }, (_, i) => toHex(i + 1, { size: 20 }) as Address)
 const MIN = 1n
 const MAX = 10n ** 20n
-
-function digestOf(
-  chainId: number,
-  aggregator: Address,
-  oracles: Address[],
-  f: number,
-  epoch: number,
-): Hex {
-  // abi.encodePacked pads array elements to 32 bytes.
-  const committeeHash = keccak256(
-    `0x${oracles.map((o) => o.slice(2).toLowerCase().padStart(64, '0')).join('')}` as Hex,
-  )
-  return keccak256(
-    encodeAbiParameters(
-      [
-        { type: 'uint256' },
-        { type: 'address' },
-        { type: 'bytes32' },
-        { type: 'uint8' },
-        { type: 'uint32' },
-      ],
-      [BigInt(chainId), aggregator, committeeHash, f, epoch],
-    ),
-  )
-}
-
-function messageOf(digest: Hex, round: number, answer: bigint, observationsHash: Hex): Hex {
-  return keccak256(
-    encodeAbiParameters(
-      [{ type: 'bytes32' }, { type: 'uint32' }, { type: 'int192' }, { type: 'bytes32' }],
-      [digest, round, answer, observationsHash],
-    ),
-  )
-}
 
 describe('ThresholdAggregator', () => {
   let chain: TestChain
@@ -103,7 +69,7 @@ describe('ThresholdAggregator', () => {
       abi: ThresholdAggregatorAbi,
       functionName: 'configDigest',
     })
-    const sig = c.sign(messageOf(digest, round, answer, observationsHash))
+    const sig = c.sign(reportMessage(digest, { round, answer, observationsHash }))
     return { round, answer, observationsHash, sig }
   }
 
@@ -121,7 +87,16 @@ describe('ThresholdAggregator', () => {
       abi: ThresholdAggregatorAbi,
       functionName: 'configDigest',
     })
-    assert.equal(digest, digestOf(chain.owner.chain.id, aggregator, ORACLES, 1, 1))
+    assert.equal(
+      digest,
+      configDigestOf({
+        chainId: chain.owner.chain.id,
+        aggregator,
+        oracles: ORACLES,
+        f: 1,
+        epoch: 1,
+      }),
+    )
     const obs = keccak256('0x01')
     assert.equal(
       await chain.owner.readContract({
@@ -130,7 +105,7 @@ describe('ThresholdAggregator', () => {
         functionName: 'reportMessage',
         args: [7, 123n, obs],
       }),
-      messageOf(digest, 7, 123n, obs),
+      reportMessage(digest, { round: 7, answer: 123n, observationsHash: obs }),
     )
   })
 
@@ -271,7 +246,12 @@ describe('ThresholdAggregator', () => {
       functionName: 'configDigest',
     })
     const obs = keccak256('0x02')
-    assert.throws(() => committee.sign(messageOf(digest, 1, 1000n, obs), [1]))
+    assert.throws(() =>
+      committee.sign(
+        reportMessage(digest, { round: 1, answer: 1000n, observationsHash: obs }),
+        [1],
+      ),
+    )
   })
 
   it('thousands of mutated reports and signatures: none is accepted', async () => {

@@ -166,7 +166,7 @@ export function createOcaNode(config: OcaConfig, deps: OcaDeps) {
   const log = deps.log ?? (() => {})
   const member = (i: number) => Number.isInteger(i) && i >= 1 && i <= n
 
-  const viewOf = (r: RoundState, view: number, now: number): ViewState => {
+  const viewOf = (r: RoundState, view: number, _now: number): ViewState => {
     let v = r.views.get(view)
     if (!v) {
       v = {

@@ -81,3 +81,33 @@ export function reportMessage(configDigest: Hex, report: Report): Hex {
     ),
   )
 }
+
+/**
+ * The ThresholdAggregator's config digest, as its constructor computes it:
+ * `keccak256(abi.encode(chainid, aggregator, keccak256(abi.encodePacked(oracles)), f, epoch))`
+ * (`abi.encodePacked` pads array elements to 32 bytes). Known before deployment when the
+ * aggregator's address is (a CREATE address), so the committee's DKG can be bound to it.
+ */
+export function configDigestOf(params: {
+  chainId: number | bigint
+  aggregator: Address
+  oracles: readonly Address[]
+  f: number
+  epoch: number
+}): Hex {
+  const committeeHash = keccak256(
+    `0x${params.oracles.map((o) => o.slice(2).toLowerCase().padStart(64, '0')).join('')}` as Hex,
+  )
+  return keccak256(
+    encodeAbiParameters(
+      [
+        { type: 'uint256' },
+        { type: 'address' },
+        { type: 'bytes32' },
+        { type: 'uint8' },
+        { type: 'uint32' },
+      ],
+      [BigInt(params.chainId), params.aggregator, committeeHash, params.f, params.epoch],
+    ),
+  )
+}

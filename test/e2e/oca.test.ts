@@ -24,7 +24,6 @@ import pino from 'pino'
 import {
   type Address,
   decodeFunctionData,
-  encodeAbiParameters,
   getAddress,
   getContractAddress,
   type Hex,
@@ -45,7 +44,7 @@ import {
   type OcaMemberParams,
   type RoundOutcome,
 } from '../../src/oca/member.ts'
-import { reportMessage } from '../../src/oca/report.ts'
+import { configDigestOf, reportMessage } from '../../src/oca/report.ts'
 import { createSealer } from '../../src/oca/sealing.ts'
 import { memberAccount } from '../../src/oca/testing.ts'
 import type { CommitteeMember } from '../../src/p2p/committee.ts'
@@ -81,24 +80,6 @@ async function freePort(): Promise<number> {
   const { port } = server.address() as { port: number }
   await new Promise((resolve) => server.close(resolve))
   return port
-}
-
-function configDigestOf(chainId: number, aggregator: Address, oracles: Address[]): Hex {
-  const committeeHash = keccak256(
-    `0x${oracles.map((o) => o.slice(2).toLowerCase().padStart(64, '0')).join('')}` as Hex,
-  )
-  return keccak256(
-    encodeAbiParameters(
-      [
-        { type: 'uint256' },
-        { type: 'address' },
-        { type: 'bytes32' },
-        { type: 'uint8' },
-        { type: 'uint32' },
-      ],
-      [BigInt(chainId), aggregator, committeeHash, F, EPOCH],
-    ),
-  )
 }
 
 /** Member i's price in round r: distinct per member, moving with the round. */
@@ -261,7 +242,13 @@ describe(`OCA committee of 4 over libp2p (${process.env.DATABASE_URL ? 'Postgres
         await chain.owner.getTransactionCount({ address: chain.owner.account.address }),
       ),
     })
-    configDigest = configDigestOf(chain.owner.chain.id, aggregator, oracles)
+    configDigest = configDigestOf({
+      chainId: chain.owner.chain.id,
+      aggregator,
+      oracles,
+      f: F,
+      epoch: EPOCH,
+    })
   })
 
   after(async () => {
