@@ -22,8 +22,10 @@ import { startLocalNode } from '../node/local.ts'
 import { createHttpClient } from '../pipeline/http-client.ts'
 import { parseJson } from '../pipeline/json.ts'
 import { type CommitteeDemoResult, runCommitteeDemo } from './committee.ts'
+import { runOcaDemo } from './oca.ts'
 
 export type DemoResult = {
+  oca: { round: number; answer: bigint; gasUsed: bigint }[]
   committee: CommitteeDemoResult
   answer: bigint
   observed: string
@@ -238,6 +240,7 @@ export async function runDemo(print: (line: string) => void = console.log): Prom
     // Part two: a committee of four nodes (this one and three more, each with its own price
     // adapter over four of the five exchanges) answers through commit–reveal and keeps a feed.
     const nodes = [first]
+    const adapterUrls = [adapter.url]
     for (let member = 1; member < 4; member++) {
       const config = priceConfig(exchanges)
       const own = await serveAdapter(
@@ -258,6 +261,7 @@ export async function runDemo(print: (line: string) => void = console.log): Prom
         JSON.stringify({ name: 'price', url: own.url }),
       )
       nodes.push(local)
+      adapterUrls.push(own.url)
       line(
         `node ${member + 1}`,
         `started: API ${local.node.apiUrl}, key ${local.node.keys.join(', ')}, its own price adapter ${own.url}`,
@@ -270,7 +274,13 @@ export async function runDemo(print: (line: string) => void = console.log): Prom
       line,
       onEvents: (listener) => commitRevealListeners.push(listener),
     })
+
+    // Part three: the same four nodes as an off-chain aggregation committee (issue 7): a group
+    // key by DKG over libp2p, then feed rounds signed with one threshold signature each.
+    const oca = await runOcaDemo({ owner, anvil, nodes, adapterUrls, line })
+    cleanup.push(() => oca.stop())
     return {
+      oca: oca.rounds,
       committee,
       answer,
       observed: observed.result,

@@ -1,5 +1,4 @@
 import assert from 'node:assert/strict'
-import { createServer } from 'node:net'
 import { Writable } from 'node:stream'
 import { after, describe, test } from 'node:test'
 import { noise } from '@chainsafe/libp2p-noise'
@@ -13,6 +12,7 @@ import type { Registry } from 'prom-client'
 import type { Address, Hex } from 'viem'
 import { generatePrivateKey, privateKeyToAddress } from 'viem/accounts'
 import { createLogger, createMetrics, type Logger } from '../common.ts'
+import { freePort } from '../oca/local-committee.ts'
 import type { CommitteeMember } from './committee.ts'
 import { encodeEnvelope, type InboundMessage, signEnvelope } from './envelope.ts'
 import { P2pError } from './errors.ts'
@@ -36,15 +36,6 @@ type Member = {
   oracle: Address
   port: number
   entry: CommitteeMember
-}
-
-/** A port free right now on 127.0.0.1 (the committee list needs addresses before hosts start). */
-async function freePort(): Promise<number> {
-  const server = createServer()
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
-  const { port } = server.address() as { port: number }
-  await new Promise((resolve) => server.close(resolve))
-  return port
 }
 
 async function makeMembers(n: number): Promise<Member[]> {

@@ -64,4 +64,20 @@ it('the main job (`npm start` = `orakel demo`) puts a fetched price on chain', a
   assert.equal(feeds.length, 2, stdout)
   assert.ok(Number(feeds[1]?.[1]) > Number(feeds[0]?.[1]), 'the feed round id moved')
   for (const f of feeds) assert.ok(Number(f[2]) > 2900 && Number(f[2]) < 3100, `feed ${f[2]}`)
+
+  // Part three: the same nodes as an off-chain aggregation committee, one transmit per round.
+  assert.match(
+    stdout,
+    /oca +4 nodes made a group key by DKG over libp2p in \d+ ms; ThresholdAggregator 0x[0-9a-fA-F]{40}/,
+  )
+  const oca = [
+    ...stdout.matchAll(
+      /oca round (\d) +answer ([\d.]+) USD: one transmit, one threshold signature, (\d+) gas/g,
+    ),
+  ]
+  assert.deepEqual(
+    oca.map((m) => m[1]),
+    ['1', '2', '3'],
+  )
+  for (const m of oca) assert.ok(Number(m[2]) > 2900 && Number(m[2]) < 3100, `oca answer ${m[2]}`)
 })

@@ -1,6 +1,5 @@
 import assert from 'node:assert/strict'
 import { randomUUID } from 'node:crypto'
-import { type AddressInfo, createServer } from 'node:net'
 import { after, before, describe, it } from 'node:test'
 import type { Address } from 'viem'
 import { PriceConsumerAbi } from '../../artifacts/abis.ts'
@@ -11,6 +10,7 @@ import type { CoreDeployment } from '../../src/chain/deploy.ts'
 import { LINK, send, type TestChain } from '../../src/chain/testing.ts'
 import type { DirectRequestEvent } from '../../src/node/directrequest.ts'
 import { specIdOf } from '../../src/node/directrequest.ts'
+import { freePort } from '../../src/oca/local-committee.ts'
 import { multiply, parseDecimal, truncate } from '../../src/pipeline/decimal.ts'
 import { GET_UINT256, type NodeWorld, startNodeWorld, waitFor } from './node-setup.ts'
 
@@ -20,14 +20,6 @@ import { GET_UINT256, type NodeWorld, startNodeWorld, waitFor } from './node-set
  * transaction manager → the consumer holds the answer. Requests outside a job's allow-list or
  * below its minimum payment start no run.
  */
-/** A port nobody listens on right now. */
-async function freePort(): Promise<number> {
-  const server = createServer()
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
-  const { port } = server.address() as AddressInfo
-  await new Promise((resolve) => server.close(resolve))
-  return port
-}
 
 /** The fixture for `operator`, with `extra` (`key = value`) replacing or adding a line. */
 function jobToml(operator: Address, externalJobID: string, extra = ''): string {

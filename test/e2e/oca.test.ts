@@ -16,7 +16,6 @@
 import assert from 'node:assert/strict'
 import { randomBytes } from 'node:crypto'
 import { mkdtemp, rm } from 'node:fs/promises'
-import { createServer } from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { after, before, describe, it } from 'node:test'
@@ -37,6 +36,7 @@ import type { Logger } from '../../src/common.ts'
 import { parsePoint } from '../../src/crypto/dkg.ts'
 import { pointAddress, toPublicKey } from '../../src/crypto/schnorr.ts'
 import { readLatestRound, sendTransmit } from '../../src/oca/aggregator.ts'
+import { freePort } from '../../src/oca/local-committee.ts'
 import {
   createOcaMember,
   ensureGroupKey,
@@ -72,14 +72,6 @@ const TIMING = {
   roundsPerBatch: 4,
   viewsPerRound: 3,
   transmitStepMs: 1_000,
-}
-
-async function freePort(): Promise<number> {
-  const server = createServer()
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
-  const { port } = server.address() as { port: number }
-  await new Promise((resolve) => server.close(resolve))
-  return port
 }
 
 /** Member i's price in round r: distinct per member, moving with the round. */

@@ -1,0 +1,214 @@
+import { createServer } from 'node:net'
+import { type Address, getAddress, getContractAddress, type Hex, parseEventLogs } from 'viem'
+import { privateKeyToAccount } from 'viem/accounts'
+import { ThresholdAggregatorAbi, ThresholdAggregatorBytecode } from '../../artifacts/abis.ts'
+import { type ChainClient, createChainClient } from '../chain/client.ts'
+import { deployContract } from '../chain/deploy.ts'
+import type { Logger } from '../common.ts'
+import { parsePoint } from '../crypto/dkg.ts'
+import { toPublicKey } from '../crypto/schnorr.ts'
+import { type CommitteeHost, createCommitteeHost } from '../p2p/host.ts'
+import { generateP2pKey, peerIdOf } from '../p2p/keys.ts'
+import type { Db } from '../store/db.ts'
+import { createOcaRepository, openSealingKey } from '../store/oca.ts'
+import { readLatestRound, sendTransmit } from './aggregator.ts'
+import { createOcaMember, ensureGroupKey, type OcaMember, type RoundOutcome } from './member.ts'
+import { configDigestOf } from './report.ts'
+import { createSealer } from './sealing.ts'
+
+/**
+ * An off-chain aggregation committee on this machine (`npm start`, benchmarks): each member on
+ * its own database (e.g. its node's), its own libp2p host on 127.0.0.1 and its own oracle key.
+ * The group key is made by a DKG over the network, bound to the ThresholdAggregator's config
+ * digest — known before deployment, since the aggregator's address is the owner's next CREATE
+ * address — and the aggregator is then deployed with it.
+ */
+export type LocalOcaMember = {
+  db: Db
+  /** Encrypts the member's key share and nonces at rest. */
+  password: string
+  /** The member's oracle key: signs observations and sends `transmit`. */
+  oracleKey: Hex
+  observe(round: number): Promise<bigint>
+}
+
+export type LocalOcaCommittee = {
+  aggregator: Address
+  oracles: Address[]
+  /** Starts `round` at every member and resolves once it is on chain. */
+  playRound(
+    round: number,
+    timeoutMs?: number,
+  ): Promise<{ answer: bigint; gasUsed: bigint; transmitter: Address }>
+  stop(): Promise<void>
+}
+
+/** A free TCP port on 127.0.0.1 (for a libp2p host that must listen on a known port). */
+export async function freePort(): Promise<number> {
+  const server = createServer()
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
+  const { port } = server.address() as { port: number }
+  await new Promise((resolve) => server.close(resolve))
+  return port
+}
+
+export async function startOcaCommittee(params: {
+  owner: ChainClient
+  rpcUrl: string
+  members: LocalOcaMember[]
+  f: number
+  epoch?: number
+  minAnswer?: bigint
+  maxAnswer?: bigint
+  decimals: number
+  description: string
+  logger: Logger
+  onOutcome?(member: number, outcome: RoundOutcome): void
+}): Promise<LocalOcaCommittee> {
+  const { owner, logger, f } = params
+  const epoch = params.epoch ?? 1
+  const oracles = params.members.map((m) => privateKeyToAccount(m.oracleKey).address)
+  const p2pKeys = await Promise.all(params.members.map(() => generateP2pKey()))
+  const ports: number[] = []
+  for (const _ of params.members) ports.push(await freePort())
+  const committee = oracles.map((oracle, i) => ({
+    oracle,
+    peerId: peerIdOf(p2pKeys[i]!),
+    addrs: [`/ip4/127.0.0.1/tcp/${ports[i]}`],
+  }))
+  const aggregator = getContractAddress({
+    from: owner.account.address,
+    nonce: BigInt(await owner.getTransactionCount({ address: owner.account.address })),
+  })
+  const configDigest = configDigestOf({ chainId: owner.chain.id, aggregator, oracles, f, epoch })
+
+  const hosts: CommitteeHost[] = []
+  const members: OcaMember[] = []
+  const stop = async () => {
+    for (const m of members) await m.stop().catch(() => {})
+    for (const h of hosts) await h.stop().catch(() => {})
+  }
+  try {
+    const opened = await Promise.all(
+      params.members.map(async (m, i) => {
+        const repo = createOcaRepository(
+          m.db,
+          createSealer(await openSealingKey(m.db, m.password, { scryptN: 2 ** 12 })),
+        )
+        const host = await createCommitteeHost(
+          { logger },
+          {
+            privateKey: p2pKeys[i]!,
+            oracle: oracles[i]!,
+            committee,
+            configDigest,
+            listen: [`/ip4/127.0.0.1/tcp/${ports[i]}`],
+            backoff: { initialMs: 50, maxMs: 500 },
+          },
+        )
+        hosts.push(host)
+        return { repo, host }
+      }),
+    )
+    const keys = await Promise.all(
+      opened.map(({ host, repo }) =>
+        ensureGroupKey(
+          { host, store: repo, logger },
+          { configDigest, oracles, f, phaseTimeoutMs: 5_000 },
+        ),
+      ),
+    )
+    const groupKey = toPublicKey(parsePoint(keys[0]!.groupKey))
+    const deployed = await deployContract(owner, {
+      name: 'ThresholdAggregator',
+      abi: ThresholdAggregatorAbi,
+      bytecode: ThresholdAggregatorBytecode,
+      args: [
+        groupKey.x,
+        groupKey.parity,
+        oracles,
+        f,
+        epoch,
+        params.minAnswer ?? 1n,
+        params.maxAnswer ?? 10n ** 30n,
+        params.decimals,
+        params.description,
+      ],
+    })
+    if (getAddress(deployed) !== getAddress(aggregator)) {
+      throw new Error(
+        `the aggregator landed at ${deployed}, not at ${aggregator} the DKG was bound to`,
+      )
+    }
+    for (const [i, { repo, host }] of opened.entries()) {
+      const m = params.members[i]!
+      const account = privateKeyToAccount(m.oracleKey)
+      const sender = await createChainClient({
+        rpcUrl: params.rpcUrl,
+        privateKey: m.oracleKey,
+        pollingInterval: 20,
+      })
+      members.push(
+        await createOcaMember(
+          {
+            logger,
+            host,
+            store: repo,
+            observe: m.observe,
+            signObservation: (digest) => account.signMessage({ message: { raw: digest } }),
+            latestRound: () => readLatestRound(owner, aggregator),
+            transmit: async (report, signature) => {
+              await sendTransmit(sender, aggregator, report, signature)
+            },
+            ...(params.onOutcome
+              ? { onOutcome: (o: RoundOutcome) => params.onOutcome?.(i + 1, o) }
+              : {}),
+          },
+          {
+            configDigest,
+            oracles,
+            f,
+            viewTimeoutMs: 1_500,
+            phaseTimeoutMs: 3_000,
+            roundsPerBatch: 4,
+            viewsPerRound: f + 2,
+            transmitStepMs: 1_000,
+          },
+        ),
+      )
+    }
+  } catch (err) {
+    await stop()
+    throw err
+  }
+
+  return {
+    aggregator,
+    oracles,
+    async playRound(round, timeoutMs = 20_000) {
+      const from = await owner.getBlockNumber()
+      await Promise.all(members.map((m) => m.startRound(round)))
+      const deadline = Date.now() + timeoutMs
+      for (;;) {
+        const logs = await owner.getLogs({ address: aggregator, fromBlock: from })
+        const [updated] = parseEventLogs({
+          abi: ThresholdAggregatorAbi,
+          logs,
+          eventName: 'AnswerUpdated',
+        }).filter((e) => e.args.roundId === BigInt(round))
+        if (updated) {
+          const receipt = await owner.getTransactionReceipt({ hash: updated.transactionHash })
+          return {
+            answer: updated.args.current,
+            gasUsed: receipt.gasUsed,
+            transmitter: receipt.from,
+          }
+        }
+        if (Date.now() > deadline)
+          throw new Error(`round ${round} did not land within ${timeoutMs} ms`)
+        await new Promise((resolve) => setTimeout(resolve, 50))
+      }
+    },
+    stop,
+  }
+}
