@@ -139,9 +139,13 @@ export async function runCommitteeDemo(p: CommitteeDemoParameters): Promise<Comm
   })
 
   const externalJobID = randomUUID()
+  const feedJobs: { node: LocalNode; id: string }[] = []
   for (const n of nodes) {
     await n.post('/v2/jobs', 'application/toml', requestJob(externalJobID, aggregator))
-    await n.post('/v2/jobs', 'application/toml', feedJob(aggregator))
+    const created = (await n.post('/v2/jobs', 'application/toml', feedJob(aggregator))) as {
+      job: { id: string | number }
+    }
+    feedJobs.push({ node: n, id: String(created.job.id) })
   }
   line('jobs', 'each node: a commitreveal request job and a feed job, created through its API')
 
@@ -214,5 +218,13 @@ export async function runCommitteeDemo(p: CommitteeDemoParameters): Promise<Comm
       `latestRoundData: round ${next.roundId}, answer ${formatUnits(next.answer, FEED_DECIMALS)} USD, updated ${new Date(Number(next.updatedAt) * 1000).toISOString().slice(11, 19)}`,
     )
   }
+  // The feed has shown it moves; stop its jobs so the rest of the demo runs alone.
+  for (const { node, id } of feedJobs) {
+    await fetch(`${node.node.apiUrl}/v2/jobs/${id}`, {
+      method: 'DELETE',
+      headers: { authorization: `Bearer ${node.node.apiToken}` },
+    })
+  }
+  line('jobs', 'feed jobs deleted through the API')
   return { aggregator, requestAnswer, feedAnswers }
 }

@@ -58,6 +58,13 @@ export async function runOcaDemo(p: {
     decimals: DECIMALS,
     description: 'ETH / USD (off-chain aggregation)',
     logger: createLogger({ level: 'error' }),
+    // Room for a busy machine (four nodes, four members and anvil in one process).
+    timing: {
+      viewTimeoutMs: 5_000,
+      viewsPerRound: 4,
+      transmitStepMs: 2_000,
+      phaseTimeoutMs: 6_000,
+    },
   })
   p.line(
     'oca',
@@ -66,7 +73,7 @@ export async function runOcaDemo(p: {
   const rounds: { round: number; answer: bigint; gasUsed: bigint }[] = []
   try {
     for (let round = 1; round <= ROUNDS; round++) {
-      const result = await committee.playRound(round)
+      const result = await committee.playRound(round, 90_000)
       rounds.push({ round, answer: result.answer, gasUsed: result.gasUsed })
       p.line(
         `oca round ${round}`,

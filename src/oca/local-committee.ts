@@ -12,7 +12,13 @@ import { generateP2pKey, peerIdOf } from '../p2p/keys.ts'
 import type { Db } from '../store/db.ts'
 import { createOcaRepository, openSealingKey } from '../store/oca.ts'
 import { readLatestRound, sendTransmit } from './aggregator.ts'
-import { createOcaMember, ensureGroupKey, type OcaMember, type RoundOutcome } from './member.ts'
+import {
+  createOcaMember,
+  ensureGroupKey,
+  type OcaMember,
+  type OcaMemberParams,
+  type RoundOutcome,
+} from './member.ts'
 import { configDigestOf } from './report.ts'
 import { createSealer } from './sealing.ts'
 
@@ -63,6 +69,13 @@ export async function startOcaCommittee(params: {
   decimals: number
   description: string
   logger: Logger
+  /** Protocol timing; defaults suit an idle machine (the demo gives more room). */
+  timing?: Partial<
+    Pick<
+      OcaMemberParams,
+      'viewTimeoutMs' | 'phaseTimeoutMs' | 'roundsPerBatch' | 'viewsPerRound' | 'transmitStepMs'
+    >
+  >
   onOutcome?(member: number, outcome: RoundOutcome): void
 }): Promise<LocalOcaCommittee> {
   const { owner, logger, f } = params
@@ -173,6 +186,7 @@ export async function startOcaCommittee(params: {
             roundsPerBatch: 4,
             viewsPerRound: f + 2,
             transmitStepMs: 1_000,
+            ...params.timing,
           },
         ),
       )

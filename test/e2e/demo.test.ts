@@ -9,7 +9,7 @@ const MAIN = join(import.meta.dirname, '..', '..', 'src', 'cli', 'main.ts')
 
 it('the main job (`npm start` = `orakel demo`) puts a fetched price on chain', async () => {
   const { stdout } = await promisify(execFile)(process.execPath, [MAIN, 'demo'], {
-    timeout: 150_000,
+    timeout: 240_000,
   })
   const answer =
     /on-chain answer (\d+) .*the price adapter said ([\d.]+) from (\d+) of 5 sources/.exec(stdout)
