@@ -134,6 +134,17 @@ describe('runPipeline', () => {
     assert.match(result.errors[0]!.message, /input 0 failed: no data/)
   })
 
+  it('a $(task) reference to a failed task names the failure, not a missing variable', async () => {
+    const p = build(`
+      a [type=fail message="the source is down"]
+      b [type=value value="$(a)"]
+      a -> b
+    `)
+    const result = await runPipeline({ pipeline: p, runId: 'r' })
+    assert.equal(result.failed, true)
+    assert.match(result.errors[0]!.message, /task "a" failed: the source is down/)
+  })
+
   it('turns a task that throws into an error result', async () => {
     const result = await runPipeline({ pipeline: build('t [type=throws]'), runId: 'r' })
     assert.equal(result.failed, true)

@@ -110,6 +110,7 @@ export async function runPipeline(params: RunParameters): Promise<RunResult> {
     }
     results.set(task.id, result)
     if (result.error === undefined) vars.set(task.id, result.value)
+    else vars.fail(task.id, result.error.shortMessage)
     if (record) {
       records.set(task.id, record)
       await params.store?.taskFinished(record)

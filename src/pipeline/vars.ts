@@ -10,9 +10,16 @@ export class VarsError extends BaseError {
  */
 export class Vars {
   readonly #root: Map<string, unknown>
+  /** Tasks that finished with an error: a reference to one says so, not just "not defined". */
+  readonly #failed = new Map<string, string>()
 
   constructor(initial: Record<string, unknown> = {}) {
     this.#root = new Map(Object.entries(initial))
+  }
+
+  /** Records that task `key` failed with `reason`. */
+  fail(key: string, reason: string): void {
+    this.#failed.set(key, reason)
   }
 
   set(key: string, value: unknown): void {
@@ -28,8 +35,13 @@ export class Vars {
   get(path: string): unknown {
     const parts = path.split('.')
     const head = parts[0]!
-    if (!this.#root.has(head))
+    if (!this.#root.has(head)) {
+      const failed = this.#failed.get(head)
+      if (failed !== undefined) {
+        throw new VarsError(`task "${head}" failed: ${failed}`, { details: `in $(${path})` })
+      }
       throw new VarsError(`variable "${head}" is not defined`, { details: `in $(${path})` })
+    }
     let current = this.#root.get(head)
     for (let i = 1; i < parts.length; i++) {
       const key = parts[i]!
@@ -59,6 +71,8 @@ export class Vars {
 
   /** A shallow copy: the same values, separate bindings. */
   copy(): Vars {
-    return new Vars(Object.fromEntries(this.#root))
+    const copy = new Vars(Object.fromEntries(this.#root))
+    for (const [key, reason] of this.#failed) copy.fail(key, reason)
+    return copy
   }
 }
