@@ -247,7 +247,7 @@ export async function runDemo(print: (line: string) => void = console.log): Prom
         createPriceAdapter({
           config: PriceConfigSchema.parse({
             ...config,
-            minSources: 3,
+            minSources: 2,
             sources: config.sources.filter((_, j) => j !== member),
           }),
           http: adapterHttp,

@@ -191,6 +191,10 @@ export async function startOcaCommittee(params: {
         ),
       )
     }
+    // The first nonce batch before any round: its DKG sessions are the heaviest computation,
+    // better not run while rounds are timing views.
+    const ready = await Promise.all(members.map((m) => m.ensureNonces(1)))
+    if (!ready.every(Boolean)) throw new Error('the committee could not make its first nonce batch')
   } catch (err) {
     await stop()
     throw err
