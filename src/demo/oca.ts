@@ -42,8 +42,15 @@ export async function runOcaDemo(p: {
             headers: { 'content-type': 'application/json' },
             body: JSON.stringify({ id: `oca-${i}`, data: { pair: 'ETH-USD' } }),
           })
-          const body = parseJson(await res.text()) as { result?: unknown }
-          const [whole = '0', fraction = ''] = String(body.result).split('.')
+          const text = await res.text()
+          const body = parseJson(text) as { result?: unknown }
+          const result = String(body.result)
+          if (!res.ok || !/^\d+(\.\d+)?$/.test(result)) {
+            throw new Error(
+              `the price adapter gave no price (HTTP ${res.status}): ${text.slice(0, 200)}`,
+            )
+          }
+          const [whole = '0', fraction = ''] = result.split('.')
           return BigInt(whole + fraction.padEnd(DECIMALS, '0').slice(0, DECIMALS))
         },
       }

@@ -59,23 +59,28 @@ export function isConfigDigest(value: unknown): value is Hex {
   return typeof value === 'string' && isHex(value, { strict: true }) && value.length === 66
 }
 
-/** The bytes the sender signs (see the module comment). */
-export function signingBytes(env: UnsignedEnvelope): Uint8Array {
-  const type = new TextEncoder().encode(env.type)
-  const out = new Uint8Array(DOMAIN_BYTES.length + 32 + 8 + 20 + 1 + type.length + 32)
-  const view = new DataView(out.buffer)
-  let at = 0
-  out.set(DOMAIN_BYTES, at)
-  at += DOMAIN_BYTES.length
+/**
+ * Writes digest ‖ round ‖ sender ‖ type length ‖ type at `at` (the part both the signed bytes
+ * and the wire encoding share); returns the offset after it.
+ */
+function writeHeader(out: Uint8Array, at: number, env: UnsignedEnvelope, type: Uint8Array): number {
   out.set(hexToBytes(env.configDigest), at)
   at += 32
-  view.setBigUint64(at, env.round)
+  new DataView(out.buffer, out.byteOffset).setBigUint64(at, env.round)
   at += 8
   out.set(hexToBytes(env.from), at)
   at += 20
   out[at++] = type.length
   out.set(type, at)
-  at += type.length
+  return at + type.length
+}
+
+/** The bytes the sender signs (see the module comment). */
+export function signingBytes(env: UnsignedEnvelope): Uint8Array {
+  const type = new TextEncoder().encode(env.type)
+  const out = new Uint8Array(DOMAIN_BYTES.length + 32 + 8 + 20 + 1 + type.length + 32)
+  out.set(DOMAIN_BYTES, 0)
+  const at = writeHeader(out, DOMAIN_BYTES.length, env, type)
   out.set(createHash('sha256').update(env.payload).digest(), at)
   return out
 }
@@ -105,17 +110,8 @@ export function encodeEnvelope(env: Envelope): Uint8Array {
   const type = new TextEncoder().encode(env.type)
   const out = new Uint8Array(ENVELOPE_OVERHEAD + type.length + env.payload.length)
   const view = new DataView(out.buffer)
-  let at = 0
-  out[at++] = ENVELOPE_VERSION
-  out.set(hexToBytes(env.configDigest), at)
-  at += 32
-  view.setBigUint64(at, env.round)
-  at += 8
-  out.set(hexToBytes(env.from), at)
-  at += 20
-  out[at++] = type.length
-  out.set(type, at)
-  at += type.length
+  out[0] = ENVELOPE_VERSION
+  let at = writeHeader(out, 1, env, type)
   view.setUint32(at, env.payload.length)
   at += 4
   out.set(env.payload, at)

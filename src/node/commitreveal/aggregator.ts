@@ -79,38 +79,12 @@ export function createAggregatorReader(
 
   return {
     async latestConfig(aggregator) {
+      // viem returns uint8–uint32 as numbers and wider integers as bigints: the fields are
+      // CommitRevealConfig's already.
       const [version, c] = await read<
-        [
-          number,
-          {
-            oracles: readonly Address[]
-            f: number
-            minReveals: number
-            commitWindow: number
-            revealWindow: number
-            paymentPerAnswer: bigint
-            minAnswer: bigint
-            maxAnswer: bigint
-            aggregation: Address
-            callbackGasLimit: number
-            agreementBps: number
-          },
-        ]
+        [number, Omit<CommitRevealConfig, 'oracles'> & { oracles: readonly Address[] }]
       >(aggregator, 'latestConfig')
-      return {
-        version: Number(version),
-        oracles: [...c.oracles],
-        f: Number(c.f),
-        minReveals: Number(c.minReveals),
-        commitWindow: Number(c.commitWindow),
-        revealWindow: Number(c.revealWindow),
-        paymentPerAnswer: c.paymentPerAnswer,
-        minAnswer: c.minAnswer,
-        maxAnswer: c.maxAnswer,
-        aggregation: c.aggregation,
-        callbackGasLimit: Number(c.callbackGasLimit),
-        agreementBps: Number(c.agreementBps),
-      }
+      return { ...c, version, oracles: [...c.oracles] }
     },
     async getRound(aggregator, roundId) {
       const r = await read<{
