@@ -376,6 +376,9 @@ export function createCommitRevealService(common: Common, deps: CommitRevealDeps
     if (now >= row.revealDeadline) {
       return fail(a, row.roundId, 'the reveal deadline passed before the node could reveal')
     }
+    // Until RevealsOpened is seen or the commit deadline passes there is nothing to do: no
+    // chain read every tick while waiting.
+    if (!(row.revealsOpen || now >= row.commitDeadline)) return
     const round = await deps.aggregator.getRound(a.aggregator, row.roundId)
     if (round.status === 'Failed') return fail(a, row.roundId, 'the round failed before the reveal')
     if (round.status === 'None') return
@@ -383,7 +386,6 @@ export function createCommitRevealService(common: Common, deps: CommitRevealDeps
     if (config.version !== row.configVersion) {
       return fail(a, row.roundId, 'the configuration was replaced; the round can only be settled')
     }
-    if (!(row.revealsOpen || round.revealsOpen || now >= round.commitDeadline)) return
     const key = keyOf(a, row.roundId)
     const oracle = row.oracle!
     const value = row.value!
