@@ -10,9 +10,18 @@
  *   members already owed something;
  * - `commit_reveal_round_gas`: the commit–reveal round of the same n (bench/commit-reveal-gas.ts),
  *   so the ratio shows.
- * The OCA protocol's round latency and message counts come with src/oca/ (not built yet).
+ * - the protocol's round figures over a real committee on loopback (bench/oca-rounds.ts, whose
+ *   header says what is measured): `round_p50_ms`, `round_p99_ms` (observe → Σ at a member),
+ *   `msgs_per_round`, `bytes_per_round` (OCA messages per node per round), and the nonce-batch
+ *   DKG apart, amortised per round (`nonce_batch_msgs`, `nonce_batch_bytes`, `nonce_batch_ms`).
  *
  *   npm run bench:oca
+ *   BENCH_SIZES=4,7 BENCH_OCA_ROUNDS=50 BENCH_OCA_WARMUP=3 BENCH_OCA_VIEWS=1 npm run bench:oca
+ *
+ * BENCH_OCA_ROUNDS (default 40) timed rounds per n after BENCH_OCA_WARMUP (default 3) untimed
+ * ones; BENCH_OCA_VIEWS (default 1) nonces per round (the node's default is f+2, for view
+ * changes; the bench has no faults, and the nonce DKG's cost is linear in it);
+ * BENCH_OCA_ROUNDS=0 skips the round figures.
  */
 import { keccak256, toHex } from 'viem'
 import {
@@ -26,8 +35,12 @@ import {
 import { deployContract, send, startTestChain } from '../src/chain/testing.ts'
 import { thresholdCommittee } from '../src/crypto/dkg-testing.ts'
 import { measureCommitReveal } from './commit-reveal-gas.ts'
+import { measureRounds } from './oca-rounds.ts'
 
 const SIZES = (process.env.BENCH_SIZES ?? '4,7,16,31').split(',').map(Number)
+const ROUNDS = Number(process.env.BENCH_OCA_ROUNDS ?? 40)
+const WARMUP = Number(process.env.BENCH_OCA_WARMUP ?? 3)
+const VIEWS = Number(process.env.BENCH_OCA_VIEWS ?? 1)
 
 async function main() {
   const chain = await startTestChain()
@@ -110,6 +123,15 @@ async function main() {
         args: [101, Array(100).fill(everyone)],
       })
       const cr = await measureCommitReveal(chain, n, '0x')
+      const rounds =
+        ROUNDS > 0
+          ? await measureRounds(n, f, {
+              rounds: ROUNDS,
+              warmup: WARMUP,
+              views: VIEWS,
+              roundTimeoutMs: 10_000 + 1_000 * n,
+            })
+          : {}
       console.log(
         JSON.stringify({
           bench: 'oca',
@@ -121,6 +143,7 @@ async function main() {
           settle_100_rounds_gas: Number(settled.gasUsed),
           commit_reveal_round_gas: cr.round_total_gas,
           transmit_vs_commit_reveal_ratio: Number((transmitGas / cr.round_total_gas).toFixed(4)),
+          ...rounds,
         }),
       )
     }

@@ -76,7 +76,12 @@ export type RoundOutcome = {
   transmitter: number
   transmission: Transmission
   error?: string
+  /** Milliseconds from the round's start at this member (observe) to holding Σ. */
+  signedMs: number
 }
+
+/** A round this member holds Σ for, as soon as it does (before any transmission). */
+export type SignedRound = Omit<RoundOutcome, 'transmission' | 'error'>
 
 export type OcaMemberDeps = {
   logger: Logger
@@ -91,6 +96,8 @@ export type OcaMemberDeps = {
   transmit(report: Report, signature: SchnorrSignature): Promise<void>
   /** Each signed round's outcome at this member, once its transmission step is over. */
   onOutcome?(outcome: RoundOutcome): void
+  /** Each round this member holds Σ for, at once (before its transmission step). */
+  onSigned?(signed: SignedRound): void
   /** Randomness for DKG polynomials (tests). */
   random?: () => bigint
 }
@@ -221,6 +228,8 @@ export async function createOcaMember(
   } catch (err) {
     log.warn({ err: reasonOf(err) }, 'could not read the latest round')
   }
+  /** When each running round started here (performance.now(), at observe). */
+  const startedAt = new Map<number, number>()
   const early = new Map<number, OcaMessage[]>()
   const timers = new Set<ReturnType<typeof setTimeout>>()
   const inFlight = new Set<Promise<void>>()
@@ -331,8 +340,10 @@ export async function createOcaMember(
       },
       onSignature(round, result) {
         if (stopped) return
+        const signedMs = performance.now() - (startedAt.get(round) ?? performance.now())
         const transmitter = leaderOf(round, result.view, n)
         const k = (index - transmitter + n) % n
+        deps.onSigned?.({ round, ...result, transmitter, signedMs })
         log.info(
           {
             round,
@@ -344,7 +355,9 @@ export async function createOcaMember(
         )
         const timer = setTimeout(() => {
           timers.delete(timer)
-          const task = transmit(round, result, transmitter).finally(() => inFlight.delete(task))
+          const task = transmit(round, result, transmitter, signedMs).finally(() =>
+            inFlight.delete(task),
+          )
           inFlight.add(task)
         }, k * params.transmitStepMs)
         timers.add(timer)
@@ -362,6 +375,7 @@ export async function createOcaMember(
     round: number,
     result: { report: Report; signature: SchnorrSignature; view: number; signers: number[] },
     transmitter: number,
+    signedMs: number,
   ) {
     if (stopped) return
     let transmission: Transmission
@@ -378,7 +392,14 @@ export async function createOcaMember(
       log.warn({ round, err: error, details: (err as BaseError).details }, 'transmit failed')
     }
     log.info({ round, transmitter, transmission }, 'round transmission')
-    deps.onOutcome?.({ round, ...result, transmitter, transmission, ...(error ? { error } : {}) })
+    deps.onOutcome?.({
+      round,
+      ...result,
+      transmitter,
+      transmission,
+      ...(error ? { error } : {}),
+      signedMs,
+    })
   }
 
   // ---- messages ----
@@ -441,6 +462,7 @@ export async function createOcaMember(
     const buffered = early.get(round) ?? []
     early.delete(round)
     for (const r of early.keys()) if (r < round) early.delete(r)
+    startedAt.set(round, performance.now())
     try {
       await node.startRound(round, Date.now())
     } catch (err) {
@@ -451,6 +473,7 @@ export async function createOcaMember(
     // Forget what no longer matters: old rounds, their sessions and unused nonces.
     node.prune(round - MAX_EARLY_ROUNDS)
     for (const r of nodeRounds) if (r < round - MAX_EARLY_ROUNDS) nodeRounds.delete(r)
+    for (const r of startedAt.keys()) if (r < round - MAX_EARLY_ROUNDS) startedAt.delete(r)
     for (const b of [...stored, ...failed]) if (b < batch - 1) router.forget(`nonces/${b}`)
     try {
       await store.prune(configDigest, round - MAX_EARLY_ROUNDS)

@@ -5,12 +5,12 @@ import { combine, partialSign, thresholdChallenge, verifyPartial } from '../cryp
 import { BaseError } from '../errors.ts'
 import {
   observationDigest,
-  observationIsFrom,
   type Report,
   reportMessage,
   reportOf,
   type SignedObservation,
 } from './report.ts'
+import { signedBy, tabledPoint } from './verify-cache.ts'
 
 /**
  * One committee member's side of an off-chain aggregation round (whitepaper Appendix A,
@@ -156,6 +156,10 @@ type RoundState = {
   views: Map<number, ViewState>
   view: number
   done: boolean
+  /** Observations whose signature this member checked already (leader: again in its proposal). */
+  verified: Set<string>
+  /** The nonce of a view, read ahead (view 0 at the round's start). */
+  nonces: Map<number, Promise<RoundNonce>>
 }
 
 export function createOcaNode(config: OcaConfig, deps: OcaDeps) {
@@ -185,20 +189,42 @@ export function createOcaNode(config: OcaConfig, deps: OcaDeps) {
     return v
   }
 
+  /** Whether `o` is signed by its member's oracle key (remembered per round once checked). */
+  async function observationValid(r: RoundState, o: SignedObservation): Promise<boolean> {
+    const key = `${o.index}/${o.value}/${o.signature.toLowerCase()}`
+    if (r.verified.has(key)) return true
+    const ok = await signedBy(
+      observationDigest(configDigest, r.round, o.value),
+      o.signature,
+      config.oracles[o.index - 1] as Address,
+    )
+    if (ok) r.verified.add(key)
+    return ok
+  }
+
   async function validObservations(
-    round: number,
+    r: RoundState,
     list: SignedObservation[],
   ): Promise<SignedObservation[] | undefined> {
     const seen = new Set<number>()
     for (const o of list) {
       if (!member(o.index) || seen.has(o.index)) return undefined
       seen.add(o.index)
-      if (
-        !(await observationIsFrom(configDigest, round, o, config.oracles[o.index - 1] as Address))
-      )
-        return undefined
     }
-    return list.length >= 2 * f + 1 ? list : undefined
+    if (list.length < 2 * f + 1) return undefined
+    for (const o of list) if (!(await observationValid(r, o))) return undefined
+    return list
+  }
+
+  /** The nonce of (round, view), read once (ahead for view 0). */
+  function nonceOf(r: RoundState, view: number): Promise<RoundNonce> {
+    let p = r.nonces.get(view)
+    if (!p) {
+      p = deps.nonces.get(r.round, view)
+      p.catch(() => {}) // awaited (and reported) by accept
+      r.nonces.set(view, p)
+    }
+    return p
   }
 
   function sendObservation(r: RoundState, now: number) {
@@ -217,9 +243,18 @@ export function createOcaNode(config: OcaConfig, deps: OcaDeps) {
 
   async function startRound(round: number, now: number): Promise<void> {
     if (rounds.has(round)) return
-    const r: RoundState = { round, viewStartedAt: now, views: new Map(), view: 0, done: false }
+    const r: RoundState = {
+      round,
+      viewStartedAt: now,
+      views: new Map(),
+      view: 0,
+      done: false,
+      verified: new Set(),
+      nonces: new Map(),
+    }
     rounds.set(round, r)
     viewOf(r, 0, now)
+    nonceOf(r, 0)
     try {
       const value = await deps.observe(round)
       const signature = await deps.signObservation(observationDigest(configDigest, round, value))
@@ -234,7 +269,7 @@ export function createOcaNode(config: OcaConfig, deps: OcaDeps) {
   async function accept(r: RoundState, v: ViewState, observations: SignedObservation[]) {
     const report = reportOf(r.round, observations)
     const message = reportMessage(configDigest, report)
-    const nonce = await deps.nonces.get(r.round, v.view)
+    const nonce = await nonceOf(r, v.view)
     // Persist before computing the partial: after a crash this nonce signs this message or nothing.
     await deps.nonces.use(r.round, v.view, message)
     const { e, nonceAddress } = thresholdChallenge(config.groupKey, message, nonce.point)
@@ -298,7 +333,7 @@ export function createOcaNode(config: OcaConfig, deps: OcaDeps) {
         continue
       if (
         !verifyPartial(
-          config.shareKeys[from - 1] as Hex,
+          tabledPoint(config.shareKeys[from - 1] as Hex),
           s.nonce.shares[from - 1] as Hex,
           s.e,
           sigma,
@@ -334,15 +369,7 @@ export function createOcaNode(config: OcaConfig, deps: OcaDeps) {
       case 'observe': {
         if (leaderOf(m.round, m.view, n) !== index || v.proposed) return
         if (m.observation.index !== m.from) return
-        if (
-          !(await observationIsFrom(
-            configDigest,
-            m.round,
-            m.observation,
-            config.oracles[m.from - 1] as Address,
-          ))
-        )
-          return
+        if (!(await observationValid(r, m.observation))) return
         v.observations.set(m.from, m.observation)
         if (v.observations.size >= 2 * f + 1 && !v.proposed) {
           v.proposed = true
@@ -360,7 +387,7 @@ export function createOcaNode(config: OcaConfig, deps: OcaDeps) {
       }
       case 'propose': {
         if (m.from !== leaderOf(m.round, m.view, n) || v.signed || m.view < r.view) return
-        const observations = await validObservations(m.round, m.observations)
+        const observations = await validObservations(r, m.observations)
         if (!observations) {
           log('invalid proposal', { round: m.round, view: m.view, from: m.from })
           return

@@ -175,6 +175,12 @@ describe('committee host', () => {
       [15, 15, 16, 15],
     )
     const direct = hosts[2]!.inbox.at(-1)!
+    // Sent traffic by type: a broadcast counts once per peer; bytes are the framed envelopes.
+    const traffic = hosts[0]!.stats().sentByType
+    assert.equal(traffic['test/bcast']!.messages, 3 * perHost)
+    assert.equal(traffic['test/direct']!.messages, 1)
+    assert.ok(traffic['test/direct']!.bytes > 'test/direct'.length + 2)
+    assert.equal(hosts[1]!.stats().sentByType['test/direct'], undefined)
     assert.equal(direct.from, members[0]!.oracle)
     assert.equal(direct.type, 'test/direct')
     assert.equal(dec(direct.payload), 'hi')

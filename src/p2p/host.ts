@@ -113,9 +113,19 @@ export type DropReason =
   | 'no_handler'
   | 'handler_error'
 
+/** Messages and bytes of one message type written to peer streams. */
+export type TypeTraffic = {
+  /** Messages written (a broadcast to k peers counts k). */
+  messages: number
+  /** Their framed envelope bytes (framing, header, payload, signature; not Noise, Yamux, TCP). */
+  bytes: number
+}
+
 export type HostStats = {
   /** Messages verified and delivered to the handlers. */
   received: number
+  /** Messages and bytes written to peer streams, by envelope type (e.g. `oca/commit`). */
+  sentByType: Record<string, TypeTraffic>
   /** Messages (or streams, for `malformed_frame` and `not_member`) dropped, by reason. */
   dropped: Record<DropReason, number>
   peers: PeerStats[]
@@ -168,10 +178,12 @@ async function closeGracefully(stream: Stream): Promise<void> {
     stream.abort(new P2pError('stream did not close in time'))
 }
 
-type QueuedFrame = { frame: Uint8Array; configDigest: Hex }
+type QueuedFrame = { frame: Uint8Array; configDigest: Hex; type: string }
 
 type Metrics = {
   sent: Counter
+  sentByType: Counter<'type'>
+  sentBytes: Counter<'type'>
   received: Counter
   dropped: Counter<'reason'>
 }
@@ -183,6 +195,16 @@ function p2pMetrics(registry: Registry): Metrics {
     new Counter<L>({ name, help, labelNames, registers: [registry] })
   return {
     sent: counter('orakel_p2p_messages_sent_total', 'Committee messages written to a peer stream.'),
+    sentByType: counter(
+      'orakel_p2p_messages_sent_by_type_total',
+      'Committee messages written to a peer stream, by envelope type.',
+      ['type'],
+    ),
+    sentBytes: counter(
+      'orakel_p2p_bytes_sent_total',
+      'Framed envelope bytes written to peer streams, by envelope type.',
+      ['type'],
+    ),
     received: counter(
       'orakel_p2p_messages_received_total',
       'Committee messages verified and delivered.',
@@ -215,6 +237,18 @@ export async function createCommitteeHost(
   const handlers = new Set<MessageHandler>()
   if (params.onMessage) handlers.add(params.onMessage)
   let received = 0
+  const sentByType = new Map<string, TypeTraffic>()
+  const countSent = (item: QueuedFrame) => {
+    let t = sentByType.get(item.type)
+    if (!t) {
+      t = { messages: 0, bytes: 0 }
+      sentByType.set(item.type, t)
+    }
+    t.messages += 1
+    t.bytes += item.frame.length
+    metrics?.sentByType.inc({ type: item.type })
+    metrics?.sentBytes.inc({ type: item.type }, item.frame.length)
+  }
   const dropped: Record<DropReason, number> = {
     queue_full: 0,
     stale_config: 0,
@@ -412,6 +446,7 @@ export async function createCommitteeHost(
         }
         this.sent++
         metrics?.sent.inc()
+        countSent(item)
         if (!accepted) {
           try {
             await stream.onDrain({ signal: this.abort.signal })
@@ -596,7 +631,7 @@ export async function createCommitteeHost(
         details: `${msg.payload.length}-byte payload; envelopes are at most ${maxMessageBytes} bytes`,
       })
     const env = signEnvelope(signingKey, { ...msg, configDigest, from: oracle })
-    return { frame: encodeFrame(encodeEnvelope(env)), configDigest }
+    return { frame: encodeFrame(encodeEnvelope(env)), configDigest, type: msg.type }
   }
 
   return {
@@ -661,6 +696,7 @@ export async function createCommitteeHost(
       const open = new Set(connectedPeers().map(oracleKey))
       return {
         received,
+        sentByType: Object.fromEntries([...sentByType].map(([type, t]) => [type, { ...t }])),
         dropped: { ...dropped },
         peers: [...links.values()].map((link) => ({
           oracle: link.member.oracle,
