@@ -1,0 +1,647 @@
+// SPDX-License-Identifier: MIT
+pragma solidity ^0.8.24;
+
+import {IOrderMatching} from "../interfaces/IOrderMatching.sol";
+import {ICommitRevealAggregator} from "../interfaces/ICommitRevealAggregator.sol";
+import {ILinkToken} from "../interfaces/ILinkToken.sol";
+import {IOwned} from "../interfaces/IOwned.sol";
+import {IReputation} from "../interfaces/IReputation.sol";
+import {Owned} from "../shared/Owned.sol";
+
+/// @title OrderMatching
+/// @notice SLA proposals, bids with penalty deposits, committee selection and settlement
+///         (whitepaper §2.1); see IOrderMatching.
+/// @dev Gas notes. A bid writes two slots besides the SLA's hot slot, and both are usually
+///      non-zero already: bids live in "books" that SLAs borrow from propose to finalize and give
+///      back, so a bid overwrites a slot an earlier SLA's bid left behind (5k gas) instead of a
+///      fresh one (22k). Slot `bids[book][i]` holds bid i (bidder, price); slot
+///      `bidders[book][oracle]` holds the id of the last SLA on that book the oracle bid on
+///      (which makes a second bid on the same SLA detectable). A bid locks exactly the SLA's
+///      minimum deposit, so no per-bid deposit is stored. Likewise a pool aggregator keeps its
+///      committee's slots (member, its reveal count and response seconds on the aggregator when
+///      the round opened) for the next SLA it serves.
+contract OrderMatching is IOrderMatching, Owned {
+    /// @notice Smallest committee.
+    uint256 public constant MIN_ORACLES = 4;
+    /// @notice Largest committee (the aggregator's limit).
+    uint256 public constant MAX_ORACLES = 31;
+    /// @notice Most bids one SLA takes (bounds finalize's gas).
+    uint256 public constant MAX_BIDS = 128;
+    /// @notice Gas the aggregator gives the market's answer callback.
+    uint32 public constant CALLBACK_GAS_LIMIT = 30_000;
+
+    uint256 private constant BPS = 10_000;
+    uint256 private constant MAX_AMOUNT = type(uint88).max;
+    uint8 private constant NONE = 0;
+    uint8 private constant BIDDING = 1;
+    uint8 private constant SERVING = 2;
+    uint8 private constant SETTLED = 3;
+    uint8 private constant CANCELLED = 4;
+    /// @dev `operatorRequest(address,uint256,bytes32,bytes4,uint256,uint256,bytes)`.
+    bytes4 private constant OPERATOR_REQUEST = 0x3c6d41b9;
+
+    /// @dev Everything a bid reads and writes, in one slot.
+    struct SLACore {
+        uint8 status;
+        uint32 biddingEnd;
+        uint8 bids;
+        uint32 book;
+        uint88 payment;
+        uint88 minDeposit;
+    }
+
+    struct SLAInfo {
+        // slot 0
+        address purchaser;
+        uint8 n;
+        uint8 mode;
+        uint16 minReputation;
+        uint16 agreementBps;
+        uint32 responseDeadline;
+        // slot 1
+        bytes32 specId;
+        // slot 2
+        address aggregation;
+        uint96 escrow;
+        // slot 3 (from finalize on)
+        address aggregator;
+        uint96 clearingPrice;
+        // slot 4
+        uint256 roundId;
+        // slot 5...
+        bytes data;
+    }
+
+    /// @dev A pool aggregator: `freeSlot` is its 1-based position in `s_free` (0 while serving).
+    struct Pooled {
+        bool registered;
+        uint32 freeSlot;
+        uint64 slaId;
+    }
+
+    ILinkToken private immutable i_link;
+    IReputation private immutable i_reputation;
+
+    uint256 private s_slaCount;
+    mapping(uint256 slaId => SLACore) private s_core;
+    mapping(uint256 slaId => SLAInfo) private s_info;
+
+    uint32 private s_books;
+    uint32[] private s_freeBooks;
+    mapping(uint256 book => mapping(uint256 index => uint256 bid)) private s_bids;
+    mapping(uint256 book => mapping(address oracle => uint256 slaId)) private s_bidders;
+
+    address[] private s_free;
+    mapping(address aggregator => Pooled) private s_pool;
+    /// @dev Committee slot i of an aggregator: member | reveals << 160 | responseSeconds << 192.
+    mapping(address aggregator => mapping(uint256 index => uint256)) private s_members;
+
+    mapping(address account => uint256) private s_owed;
+
+    /// @param link The LINK token escrows, deposits and payments are in.
+    /// @param reputationContract The reputation contract (this market must be one of its writers).
+    /// @param initialOwner Manages the aggregator pool.
+    constructor(address link, address reputationContract, address initialOwner) Owned(initialOwner) {
+        i_link = ILinkToken(link);
+        i_reputation = IReputation(reputationContract);
+    }
+
+    // ------------------------------------------------------------------ propose and bid
+
+    /// @inheritdoc IOrderMatching
+    function onTokenTransfer(address sender, uint256 amount, bytes calldata data) external {
+        if (msg.sender != address(i_link)) revert NotLinkToken(msg.sender);
+        bytes4 selector = data.length >= 4 ? bytes4(data[:4]) : bytes4(0);
+        if (selector == IOrderMatching.bid.selector) {
+            (uint256 slaId, uint256 price) = abi.decode(data[4:], (uint256, uint256));
+            _bid(sender, amount, slaId, price);
+        } else if (selector == IOrderMatching.propose.selector) {
+            Proposal memory p = abi.decode(data[4:], (Proposal));
+            _propose(sender, amount, p);
+        } else {
+            revert UnknownAction(selector);
+        }
+    }
+
+    /// @inheritdoc IOrderMatching
+    function propose(Proposal calldata) external view {
+        revert NotLinkToken(msg.sender);
+    }
+
+    /// @inheritdoc IOrderMatching
+    function bid(uint256, uint256) external view {
+        revert NotLinkToken(msg.sender);
+    }
+
+    function _propose(address purchaser, uint256 escrow, Proposal memory p) private {
+        if (p.mode != AggregationMode.CommitReveal) revert UnsupportedMode(p.mode);
+        if (p.n < MIN_ORACLES || p.n > MAX_ORACLES) revert InvalidCommitteeSize(p.n);
+        if (p.aggregation.code.length == 0) revert InvalidAggregation(p.aggregation);
+        if (p.minReputation > BPS) revert InvalidMinReputation(p.minReputation);
+        if (p.agreementBps > BPS) revert InvalidAgreementBps(p.agreementBps);
+        if (p.paymentPerOracle > MAX_AMOUNT) revert AmountTooLarge(p.paymentPerOracle);
+        if (p.minDeposit > MAX_AMOUNT) revert AmountTooLarge(p.minDeposit);
+        if (p.biddingEnd <= block.timestamp) revert InvalidBiddingEnd(p.biddingEnd, block.timestamp);
+        if (p.responseDeadline <= p.biddingEnd) revert InvalidResponseDeadline(p.responseDeadline, p.biddingEnd);
+        uint256 required = uint256(p.n) * p.paymentPerOracle;
+        if (escrow < required) revert InsufficientEscrow(escrow, required);
+
+        uint256 slaId = ++s_slaCount;
+        s_core[slaId] = SLACore({
+            status: BIDDING,
+            biddingEnd: p.biddingEnd,
+            bids: 0,
+            book: _takeBook(),
+            payment: uint88(p.paymentPerOracle),
+            minDeposit: uint88(p.minDeposit)
+        });
+        SLAInfo storage info = s_info[slaId];
+        info.purchaser = purchaser;
+        info.n = p.n;
+        info.mode = uint8(p.mode);
+        info.minReputation = p.minReputation;
+        info.agreementBps = p.agreementBps;
+        info.responseDeadline = p.responseDeadline;
+        info.specId = p.specId;
+        info.aggregation = p.aggregation;
+        info.escrow = uint96(escrow);
+        info.data = p.data;
+        emit SLAProposed(slaId, purchaser, p.specId, p, escrow);
+    }
+
+    function _bid(address oracle, uint256 deposit, uint256 slaId, uint256 price) private {
+        SLACore memory c = s_core[slaId];
+        if (c.status == NONE) revert UnknownSLA(slaId);
+        if (c.status != BIDDING || block.timestamp >= c.biddingEnd) revert BiddingClosed(slaId, c.biddingEnd);
+        mapping(address => uint256) storage bidders = s_bidders[c.book];
+        if (bidders[oracle] == slaId) revert AlreadyBid(slaId, oracle);
+        if (deposit < c.minDeposit) revert DepositTooLow(deposit, c.minDeposit);
+        if (price > c.payment) revert PriceTooHigh(price, c.payment);
+        if (c.bids >= MAX_BIDS) revert TooManyBids(slaId, MAX_BIDS);
+        bidders[oracle] = slaId;
+        s_bids[c.book][c.bids] = uint256(uint160(oracle)) | (price << 160);
+        c.bids += 1;
+        s_core[slaId] = c;
+        emit BidPlaced(slaId, oracle, price);
+        if (deposit > c.minDeposit) _pay(oracle, deposit - c.minDeposit);
+    }
+
+    // ------------------------------------------------------------------ finalize
+
+    /// @dev The bids of an SLA, as finalize reads them.
+    struct Bids {
+        address[] oracles;
+        uint256[] prices;
+    }
+
+    /// @inheritdoc IOrderMatching
+    function finalize(uint256 slaId) external {
+        SLACore memory c = s_core[slaId];
+        if (c.status == NONE) revert UnknownSLA(slaId);
+        if (c.status != BIDDING) revert AlreadyFinalized(slaId, SLAStatus(c.status));
+        if (block.timestamp < c.biddingEnd) revert BiddingOpen(slaId, c.biddingEnd);
+        SLAInfo storage info = s_info[slaId];
+        Bids memory b = _readBids(c);
+        _freeBook(c.book);
+
+        (uint256[] memory selected, uint256 k) = _select(b, info.specId, info.n, info.minReputation);
+        if (k < info.n) return _cancel(slaId, c, b, CancelReason.TooFewBids);
+        if (block.timestamp + 2 > info.responseDeadline) return _cancel(slaId, c, b, CancelReason.DeadlinePassed);
+        uint256 freeCount = s_free.length;
+        if (freeCount == 0) return _cancel(slaId, c, b, CancelReason.NoAggregator);
+        address aggregator = s_free[freeCount - 1];
+
+        uint256 n = k;
+        address[] memory committee = new address[](n);
+        uint256 price;
+        uint256 chosen; // bitmap over bid indices
+        for (uint256 j = 0; j < n; ++j) {
+            uint256 i = selected[j];
+            committee[j] = b.oracles[i];
+            if (b.prices[i] > price) price = b.prices[i];
+            chosen |= 1 << i;
+        }
+        if (!_configure(aggregator, info, committee, price)) {
+            return _cancel(slaId, c, b, CancelReason.AggregatorRejected);
+        }
+        uint256 roundId = _openRound(aggregator, slaId, info, n * price);
+        if (roundId == 0) return _cancel(slaId, c, b, CancelReason.AggregatorRejected);
+
+        // The round is open: the SLA is served by `aggregator` from now on.
+        _takeAggregator(aggregator, slaId);
+        c.status = SERVING;
+        s_core[slaId] = c;
+        uint256 refund = info.escrow - n * price;
+        info.escrow = 0;
+        info.aggregator = aggregator;
+        info.clearingPrice = uint96(price);
+        info.roundId = roundId;
+        emit SLAFinalized(slaId, committee, price, aggregator, roundId);
+
+        i_reputation.recordAssignments(info.specId, committee, c.minDeposit);
+        for (uint256 i = 0; i < b.oracles.length; ++i) {
+            if (chosen & (1 << i) == 0) _returnDeposit(slaId, b.oracles[i], c.minDeposit);
+        }
+        _refundPurchaser(slaId, info.purchaser, refund);
+    }
+
+    function _readBids(SLACore memory c) private view returns (Bids memory b) {
+        uint256 m = c.bids;
+        b.oracles = new address[](m);
+        b.prices = new uint256[](m);
+        mapping(uint256 => uint256) storage book = s_bids[c.book];
+        for (uint256 i = 0; i < m; ++i) {
+            uint256 w = book[i];
+            b.oracles[i] = address(uint160(w));
+            b.prices[i] = w >> 160;
+        }
+    }
+
+    /// @dev The indices of the (at most n) best qualified bids, best first, and how many there
+    ///      are. A bid's key orders by score (desc), then price (asc), then bid index (asc); keys
+    ///      are distinct, so the order is total and deterministic. O(bids × n) comparisons.
+    function _select(Bids memory b, bytes32 specId, uint256 n, uint256 minReputation)
+        private
+        view
+        returns (uint256[] memory selected, uint256 k)
+    {
+        uint256 m = b.oracles.length;
+        uint256[] memory top = new uint256[](n);
+        if (m == 0) return (top, 0);
+        uint256[] memory sc = i_reputation.scores(b.oracles, specId);
+        for (uint256 i = 0; i < m; ++i) {
+            if (sc[i] < minReputation) continue;
+            uint256 key = (sc[i] << 104) | ((MAX_AMOUNT - b.prices[i]) << 16) | (type(uint16).max - i);
+            if (k == n && key <= top[n - 1]) continue;
+            uint256 j = k < n ? k++ : n - 1;
+            while (j > 0 && top[j - 1] < key) {
+                top[j] = top[j - 1];
+                --j;
+            }
+            top[j] = key;
+        }
+        selected = top;
+        for (uint256 j = 0; j < k; ++j) {
+            selected[j] = type(uint16).max - (top[j] & type(uint16).max);
+        }
+    }
+
+    /// @dev Configures `aggregator` for the committee; false when it refuses.
+    function _configure(address aggregator, SLAInfo storage info, address[] memory committee, uint256 price)
+        private
+        returns (bool)
+    {
+        uint256 n = committee.length;
+        uint8 f = uint8((n - 1) / 3);
+        uint256 window = info.responseDeadline - block.timestamp;
+        uint32 commitWindow = uint32(window / 2);
+        ICommitRevealAggregator.Config memory config = ICommitRevealAggregator.Config({
+            oracles: committee,
+            f: f,
+            minReveals: 2 * f + 1,
+            commitWindow: commitWindow,
+            revealWindow: uint32(window - commitWindow),
+            paymentPerAnswer: uint96(price),
+            minAnswer: type(int128).min,
+            maxAnswer: type(int128).max,
+            aggregation: info.aggregation,
+            callbackGasLimit: CALLBACK_GAS_LIMIT,
+            agreementBps: info.agreementBps
+        });
+        try ICommitRevealAggregator(aggregator).setConfig(config) {}
+        catch {
+            return false;
+        }
+        // Each member's reveal count and response seconds so far, to tell its response time at settle.
+        mapping(uint256 => uint256) storage members = s_members[aggregator];
+        for (uint256 j = 0; j < n; ++j) {
+            ICommitRevealAggregator.OracleView memory o = ICommitRevealAggregator(aggregator).getOracle(committee[j]);
+            members[j] = uint256(uint160(committee[j])) | (uint256(o.reveals) << 160)
+                | (uint256(o.totalResponseSeconds) << 192);
+        }
+        return true;
+    }
+
+    /// @dev Opens the SLA's round with a request paying `payment`; its round id, 0 on refusal.
+    function _openRound(address aggregator, uint256 slaId, SLAInfo storage info, uint256 payment)
+        private
+        returns (uint256)
+    {
+        bytes memory request = abi.encodeWithSelector(
+            OPERATOR_REQUEST,
+            address(0),
+            payment,
+            info.specId,
+            this.onSLAAnswer.selector,
+            slaId,
+            uint256(1),
+            info.data
+        );
+        try i_link.transferAndCall(aggregator, payment, request) returns (bool ok) {
+            if (!ok) return 0;
+        } catch {
+            return 0;
+        }
+        return ICommitRevealAggregator(aggregator).roundOfRequest(_requestId(slaId));
+    }
+
+    /// @dev Cancels an SLA still in its bidding phase (its book already freed or about to be):
+    ///      every deposit and the escrow go back.
+    function _cancel(uint256 slaId, SLACore memory c, Bids memory b, CancelReason reason) private {
+        c.status = CANCELLED;
+        s_core[slaId] = c;
+        SLAInfo storage info = s_info[slaId];
+        uint256 escrow = info.escrow;
+        info.escrow = 0;
+        emit SLACancelled(slaId, reason);
+        for (uint256 i = 0; i < b.oracles.length; ++i) {
+            _returnDeposit(slaId, b.oracles[i], c.minDeposit);
+        }
+        _refundPurchaser(slaId, info.purchaser, escrow);
+    }
+
+    /// @inheritdoc IOrderMatching
+    function cancel(uint256 slaId) external {
+        SLACore memory c = s_core[slaId];
+        if (c.status == NONE) revert UnknownSLA(slaId);
+        SLAInfo storage info = s_info[slaId];
+        if (msg.sender != info.purchaser) revert NotPurchaser(slaId, msg.sender);
+        if (c.status == SETTLED || c.status == CANCELLED) revert SLAClosed(slaId, SLAStatus(c.status));
+        if (c.status != BIDDING || c.bids != 0) revert EscrowLocked(slaId, SLAStatus(c.status));
+        _freeBook(c.book);
+        _cancel(slaId, c, Bids(new address[](0), new uint256[](0)), CancelReason.ByPurchaser);
+    }
+
+    // ------------------------------------------------------------------ the round
+
+    /// @inheritdoc IOrderMatching
+    function onSLAAnswer(bytes32 requestId, int256 answer) external {
+        uint256 slaId = s_pool[msg.sender].slaId;
+        if (slaId == 0 || requestId != _requestId(slaId)) revert NotServingAggregator(msg.sender, requestId);
+        emit SLAAnswered(slaId, answer);
+    }
+
+    /// @inheritdoc IOrderMatching
+    function settle(uint256 slaId) external {
+        SLACore memory c = s_core[slaId];
+        if (c.status == NONE) revert UnknownSLA(slaId);
+        if (c.status != SERVING) revert NotServing(slaId, SLAStatus(c.status));
+        SLAInfo storage info = s_info[slaId];
+        ICommitRevealAggregator aggregator = ICommitRevealAggregator(info.aggregator);
+        uint256 roundId = info.roundId;
+        ICommitRevealAggregator.RoundView memory r = aggregator.getRound(roundId);
+        if (r.status == ICommitRevealAggregator.RoundStatus.Open || r.escrow != 0) {
+            // Members may still reveal (and be paid) until the reveal deadline.
+            if (block.timestamp < r.revealDeadline) revert RoundInProgress(slaId, roundId, r.revealDeadline);
+            aggregator.settle(roundId);
+            r = aggregator.getRound(roundId);
+        }
+
+        c.status = SETTLED;
+        s_core[slaId] = c;
+        _releaseAggregator(address(aggregator));
+
+        uint256 n = info.n;
+        uint256 price = info.clearingPrice;
+        uint256 deposit = c.minDeposit;
+        mapping(uint256 => uint256) storage members = s_members[address(aggregator)];
+        IReputation.Outcome[] memory outcomes = new IReputation.Outcome[](n);
+        uint256 reveals;
+        uint256 forfeited;
+        for (uint256 i = 0; i < n; ++i) {
+            uint256 m = members[i];
+            address oracle = address(uint160(m));
+            IReputation.Outcome memory o = outcomes[i];
+            o.oracle = oracle;
+            if (r.revealBitmap & (1 << i) != 0) {
+                reveals += 1;
+                o.completed = true;
+                o.accepted = r.agreeBitmap & (1 << i) != 0;
+                o.responseSeconds = _responseSeconds(aggregator, oracle, m);
+                _returnDeposit(slaId, oracle, deposit);
+            } else {
+                o.penalty = uint96(deposit);
+                forfeited += deposit;
+                emit DepositForfeited(slaId, oracle, deposit);
+            }
+        }
+        uint256 refunded = (n - reveals) * price;
+        emit SLASettled(slaId, r.revealBitmap, r.agreeBitmap, forfeited, refunded);
+        i_reputation.recordOutcomes(info.specId, outcomes);
+        _refundPurchaser(slaId, info.purchaser, refunded + forfeited);
+    }
+
+    /// @dev The member's response time in this round: the growth of its response seconds on the
+    ///      aggregator since the round opened, per reveal (one reveal unless someone else opened
+    ///      rounds on the aggregator meanwhile, in which case this is their mean).
+    function _responseSeconds(ICommitRevealAggregator aggregator, address oracle, uint256 m)
+        private
+        view
+        returns (uint32)
+    {
+        ICommitRevealAggregator.OracleView memory o = aggregator.getOracle(oracle);
+        uint256 reveals = o.reveals - uint32(m >> 160);
+        if (reveals == 0) return 0;
+        uint256 seconds_ = (uint256(o.totalResponseSeconds) - uint64(m >> 192)) / reveals;
+        return seconds_ > type(uint32).max ? type(uint32).max : uint32(seconds_);
+    }
+
+    // ------------------------------------------------------------------ money
+
+    /// @inheritdoc IOrderMatching
+    function withdraw() external {
+        uint256 amount = s_owed[msg.sender];
+        if (amount == 0) revert NothingOwed(msg.sender);
+        s_owed[msg.sender] = 0;
+        if (!i_link.transfer(msg.sender, amount)) revert LinkTransferFailed(msg.sender, amount);
+        emit Withdrawn(msg.sender, amount);
+    }
+
+    function _returnDeposit(uint256 slaId, address oracle, uint256 amount) private {
+        emit DepositReturned(slaId, oracle, amount);
+        _pay(oracle, amount);
+    }
+
+    function _refundPurchaser(uint256 slaId, address purchaser, uint256 amount) private {
+        if (amount == 0) return;
+        emit PurchaserRefunded(slaId, purchaser, amount);
+        _pay(purchaser, amount);
+    }
+
+    /// @dev Pushes `amount` to `to`; when the token refuses, `to` is owed it instead.
+    function _pay(address to, uint256 amount) private {
+        if (amount == 0) return;
+        try i_link.transfer(to, amount) returns (bool ok) {
+            if (ok) return;
+        } catch {}
+        s_owed[to] += amount;
+        emit PaymentOwed(to, amount);
+    }
+
+    // ------------------------------------------------------------------ books and pool
+
+    function _takeBook() private returns (uint32 book) {
+        uint256 free = s_freeBooks.length;
+        if (free == 0) return ++s_books;
+        book = s_freeBooks[free - 1];
+        s_freeBooks.pop();
+    }
+
+    function _freeBook(uint32 book) private {
+        s_freeBooks.push(book);
+    }
+
+    /// @inheritdoc IOrderMatching
+    function addAggregator(address aggregator) external onlyOwner {
+        if (s_pool[aggregator].registered) revert AggregatorAlreadyAdded(aggregator);
+        if (aggregator.code.length == 0) revert NotAggregatorOwner(aggregator);
+        if (IOwned(aggregator).owner() != address(this)) IOwned(aggregator).acceptOwnership();
+        if (IOwned(aggregator).owner() != address(this)) revert NotAggregatorOwner(aggregator);
+        if (ICommitRevealAggregator(aggregator).linkToken() != address(i_link)) revert WrongLinkToken(aggregator);
+        s_free.push(aggregator);
+        s_pool[aggregator] = Pooled({registered: true, freeSlot: uint32(s_free.length), slaId: 0});
+        emit AggregatorAdded(aggregator);
+    }
+
+    /// @inheritdoc IOrderMatching
+    function removeAggregator(address aggregator, address newOwner) external onlyOwner {
+        Pooled memory p = s_pool[aggregator];
+        if (!p.registered || p.freeSlot == 0) revert AggregatorNotFree(aggregator);
+        _removeFree(p.freeSlot);
+        delete s_pool[aggregator];
+        emit AggregatorRemoved(aggregator, newOwner);
+        IOwned(aggregator).transferOwnership(newOwner);
+    }
+
+    /// @dev Takes `aggregator`, the last free one, for `slaId`.
+    function _takeAggregator(address aggregator, uint256 slaId) private {
+        s_free.pop();
+        s_pool[aggregator] = Pooled({registered: true, freeSlot: 0, slaId: uint64(slaId)});
+    }
+
+    function _releaseAggregator(address aggregator) private {
+        s_free.push(aggregator);
+        s_pool[aggregator] = Pooled({registered: true, freeSlot: uint32(s_free.length), slaId: 0});
+    }
+
+    /// @dev Removes the free aggregator at 1-based position `slot`, moving the last one into it.
+    function _removeFree(uint256 slot) private {
+        uint256 last = s_free.length;
+        if (slot != last) {
+            address moved = s_free[last - 1];
+            s_free[slot - 1] = moved;
+            s_pool[moved].freeSlot = uint32(slot);
+        }
+        s_free.pop();
+    }
+
+    /// @inheritdoc IOrderMatching
+    function freeAggregators() external view returns (address[] memory) {
+        return s_free;
+    }
+
+    // ------------------------------------------------------------------ views
+
+    /// @inheritdoc IOrderMatching
+    function getSLA(uint256 slaId) external view returns (SLAView memory v) {
+        SLACore memory c = s_core[slaId];
+        SLAInfo storage info = s_info[slaId];
+        v.status = SLAStatus(c.status);
+        v.purchaser = info.purchaser;
+        v.specId = info.specId;
+        v.n = info.n;
+        v.mode = AggregationMode(info.mode);
+        v.aggregation = info.aggregation;
+        v.minReputation = info.minReputation;
+        v.agreementBps = info.agreementBps;
+        v.paymentPerOracle = c.payment;
+        v.minDeposit = c.minDeposit;
+        v.biddingEnd = c.biddingEnd;
+        v.responseDeadline = info.responseDeadline;
+        v.bids = c.bids;
+        v.escrow = info.escrow;
+        v.aggregator = info.aggregator;
+        v.roundId = info.roundId;
+        v.clearingPrice = info.clearingPrice;
+        if (c.status == BIDDING) {
+            v.lockedDeposits = uint256(c.bids) * c.minDeposit;
+        } else if (c.status == SERVING) {
+            v.lockedDeposits = uint256(info.n) * c.minDeposit;
+            ICommitRevealAggregator.RoundView memory r = ICommitRevealAggregator(info.aggregator).getRound(info.roundId);
+            uint256 spent = _popcount(r.revealBitmap) * info.clearingPrice + r.escrow;
+            v.aggregatorRefund = uint256(info.n) * info.clearingPrice - spent;
+        }
+    }
+
+    /// @inheritdoc IOrderMatching
+    function slaData(uint256 slaId) external view returns (bytes memory) {
+        return s_info[slaId].data;
+    }
+
+    /// @inheritdoc IOrderMatching
+    function bidsOf(uint256 slaId) external view returns (address[] memory oracles, uint256[] memory prices) {
+        SLACore memory c = s_core[slaId];
+        if (c.status != BIDDING) return (oracles, prices);
+        Bids memory b = _readBids(c);
+        return (b.oracles, b.prices);
+    }
+
+    /// @inheritdoc IOrderMatching
+    function committeeOf(uint256 slaId) external view returns (address[] memory committee) {
+        if (s_core[slaId].status != SERVING) return committee;
+        SLAInfo storage info = s_info[slaId];
+        mapping(uint256 => uint256) storage members = s_members[info.aggregator];
+        committee = new address[](info.n);
+        for (uint256 i = 0; i < committee.length; ++i) {
+            committee[i] = address(uint160(members[i]));
+        }
+    }
+
+    /// @inheritdoc IOrderMatching
+    function answerOf(uint256 slaId) external view returns (bool answered, int256 answer, uint256 updatedAt) {
+        SLAInfo storage info = s_info[slaId];
+        if (info.aggregator == address(0)) return (false, 0, 0);
+        ICommitRevealAggregator.RoundView memory r = ICommitRevealAggregator(info.aggregator).getRound(info.roundId);
+        if (r.status != ICommitRevealAggregator.RoundStatus.Finalized) return (false, 0, 0);
+        return (true, r.answer, r.updatedAt);
+    }
+
+    /// @inheritdoc IOrderMatching
+    function requestIdOf(uint256 slaId) external view returns (bytes32) {
+        return _requestId(slaId);
+    }
+
+    /// @inheritdoc IOrderMatching
+    function owed(address account) external view returns (uint256) {
+        return s_owed[account];
+    }
+
+    /// @inheritdoc IOrderMatching
+    function slaCount() external view returns (uint256) {
+        return s_slaCount;
+    }
+
+    /// @inheritdoc IOrderMatching
+    function linkToken() external view returns (address) {
+        return address(i_link);
+    }
+
+    /// @inheritdoc IOrderMatching
+    function reputation() external view returns (address) {
+        return address(i_reputation);
+    }
+
+    // ------------------------------------------------------------------ internals
+
+    /// @dev The request id of `slaId`'s round: the market is the requester and the SLA id its nonce.
+    function _requestId(uint256 slaId) private view returns (bytes32) {
+        return keccak256(abi.encodePacked(address(this), slaId));
+    }
+
+    function _popcount(uint256 x) private pure returns (uint256 count) {
+        while (x != 0) {
+            x &= x - 1;
+            ++count;
+        }
+    }
+}
