@@ -75,6 +75,8 @@ export type ApiServerOptions = {
   resume?:
     | ((runId: string, token: string, body: unknown) => Promise<{ status: number; body: object }>)
     | undefined
+  /** A running job's state (e.g. an offchainaggregation job's DKG and rounds), in `GET /v2/jobs/:id`. */
+  jobStatus?: ((jobId: bigint) => object | undefined) | undefined
   /** What `GET /v2/status` returns. */
   status?: (() => Promise<object>) | undefined
   /** Task types job specs may use; default: all built-in tasks. */
@@ -439,9 +441,11 @@ export function createApiApp(common: Common<unknown>, options: ApiServerOptions)
     return job
   }
 
-  app.get('/v2/jobs/:id', async (c) =>
-    send(c, 200, { job: jobView(await findJob(c.req.param('id'))) }),
-  )
+  app.get('/v2/jobs/:id', async (c) => {
+    const job = await findJob(c.req.param('id'))
+    const status = options.jobStatus?.(job.id)
+    return send(c, 200, { job: { ...jobView(job), ...(status ? { status } : {}) } })
+  })
 
   app.delete('/v2/jobs/:id', async (c) => {
     const id = c.req.param('id')

@@ -42,6 +42,7 @@ const EXPECTED_DEFAULTS: NodeConfig = {
   },
   database: { url: '' },
   http: { host: '127.0.0.1', port: 6688 },
+  p2p: { listen: '/ip4/127.0.0.1/tcp/6690', announce: [] },
   log: { level: 'info' },
   txm: {
     feeCapGwei: 500,
@@ -348,6 +349,27 @@ adminPassword = "${SECRETS[1]}"
     assert.match(text, /^\[node\]/)
   })
 
+  test('p2p addresses must be TCP multiaddrs, named when not', () => {
+    assert.deepEqual(
+      issuesOf({
+        configText: '[p2p]\nlisten = "127.0.0.1:6690"\nannounce = ["/ip4/1.2.3.4/udp/1"]',
+      }),
+      [
+        'config:p2p.listen: expected a multiaddr like /ip4/127.0.0.1/tcp/6690, got "127.0.0.1:6690"',
+        'config:p2p.announce[0]: expected a multiaddr like /ip4/127.0.0.1/tcp/6690, got "/ip4/1.2.3.4/udp/1"',
+      ],
+    )
+    const ok = parseConfig({
+      configText:
+        '[p2p]\nlisten = "/ip4/0.0.0.0/tcp/7000"\nannounce = ["/dns4/oracle.example/tcp/7000"]',
+      env: NO_ENV,
+    })
+    assert.deepEqual(ok.p2p, {
+      listen: '/ip4/0.0.0.0/tcp/7000',
+      announce: ['/dns4/oracle.example/tcp/7000'],
+    })
+  })
+
   test('unset secrets are left out, and the output is a valid config file', () => {
     const plain = parseConfig({ configText: '[chain]\nid = 5', env: NO_ENV })
     const text = renderConfig(plain)
@@ -360,6 +382,7 @@ adminPassword = "${SECRETS[1]}"
       'chain',
       'database',
       'http',
+      'p2p',
       'log',
       'txm',
       'jobs',

@@ -37,6 +37,12 @@ export type NodeConfig = {
     url: string
   }
   http: { host: string; port: number }
+  p2p: {
+    /** The multiaddr the committee host of an offchainaggregation job listens on. */
+    listen: string
+    /** Multiaddrs registered on chain for peers to dial; empty means the address bound. */
+    announce: string[]
+  }
   log: { level: LogLevel }
   txm: {
     feeCapGwei: number
@@ -145,6 +151,15 @@ const rpcUrl = () => {
   return z.string({ error: message }).refine((v) => isUrl(v, RPC_PROTOCOLS), { error: message })
 }
 
+/** A TCP multiaddr a libp2p host listens on or is dialled at. */
+const multiaddr = () => {
+  const message = (iss: { input?: unknown }) =>
+    `expected a multiaddr like /ip4/127.0.0.1/tcp/6690, got ${show(iss.input)}`
+  return z
+    .string({ error: message })
+    .refine((v) => /^\/(ip4|ip6|dns4|dns6|dns)\/[^/]+\/tcp\/\d{1,5}$/.test(v), { error: message })
+}
+
 /** A Postgres URL or `""`. Never echoed: it may hold a password. */
 const databaseUrl = () => {
   const message = 'expected a postgres:// or postgresql:// URL (or "" for the embedded database)'
@@ -179,6 +194,14 @@ const FileConfigSchema = z.strictObject({
   http: section({
     host: nonEmptyString().default('127.0.0.1'),
     port: integer(0, 65535, ' (0 picks a free port)').default(6688),
+  }),
+  p2p: section({
+    listen: multiaddr().default('/ip4/127.0.0.1/tcp/6690'),
+    announce: z
+      .array(multiaddr(), {
+        error: (iss) => `expected an array of multiaddrs, got ${show(iss.input)}`,
+      })
+      .default([]),
   }),
   log: section({
     level: z

@@ -1,4 +1,3 @@
-import { randomUUID } from 'node:crypto'
 import {
   type Address,
   decodeEventLog,
@@ -11,10 +10,8 @@ import {
 } from 'viem'
 import { commitmentOf, randomSalt } from '../chain/commit-reveal.ts'
 import type { Common } from '../common.ts'
-import { errorMessage } from '../errors.ts'
 import type { CommitRevealSpec, ParsedJob } from '../pipeline/job-spec.ts'
 import { parseDuration } from '../pipeline/params.ts'
-import { runPipeline } from '../pipeline/runner.ts'
 import type { TaskDeps } from '../pipeline/task.ts'
 import type { CommitRevealRepository, CommitRevealRound, RoundKey } from '../store/commitreveal.ts'
 import type { Queryable } from '../store/db.ts'
@@ -28,16 +25,11 @@ import {
   encodeSettle,
   encodeStartFeedRound,
 } from './commitreveal/aggregator.ts'
-import {
-  feedRoundReason,
-  outOfBounds,
-  revealValue,
-  settleDelay,
-  starterIndex,
-} from './commitreveal/feed.ts'
+import { feedRoundReason, outOfBounds, settleDelay, starterIndex } from './commitreveal/feed.ts'
 import { type Loop, startLoop } from './commitreveal/loop.ts'
 import { specIdOf } from './directrequest.ts'
 import type { LogSubscription } from './log-broadcaster.ts'
+import { observeValue as observeJobValue } from './observe.ts'
 
 /**
  * The `commitreveal` job type (whitepaper §4.2, Algorithm 1, one committee member's side): the
@@ -216,49 +208,17 @@ export function createCommitRevealService(common: Common, deps: CommitRevealDeps
     return undefined
   }
 
-  async function runObservation(a: ActiveJob, jobRun: Record<string, unknown>) {
-    const spec = a.spec
-    return runPipeline({
-      pipeline: a.job.parsed.pipeline,
-      runId: randomUUID(),
-      vars: {
-        jobSpec: {
-          databaseID: a.job.id,
-          externalJobID: a.job.externalJobID,
-          name: spec.name ?? '',
-        },
-        jobRun,
-      },
-      deps: deps.taskDeps,
-      defaultTimeoutMs: spec.maxTaskDuration
-        ? parseDuration(spec.maxTaskDuration)
-        : deps.defaultTimeoutMs,
-      signal: stopping.signal,
-    })
-  }
-
   /** The integer the pipeline gives, or why there is none. */
-  async function observeValue(
-    a: ActiveJob,
-    jobRun: Record<string, unknown>,
-  ): Promise<{ value: bigint } | { reason: string }> {
-    const result = await runObservation(a, jobRun)
-    if (result.pending.length > 0) {
-      return {
-        reason:
-          'the pipeline waits for an asynchronous adapter, which commitreveal jobs do not support',
-      }
-    }
-    if (result.failed) {
-      const errors = result.errors.filter((e) => e !== undefined).map((e) => e.shortMessage)
-      return { reason: `the pipeline failed: ${errors.join('; ') || 'stopped'}` }
-    }
-    try {
-      return { value: revealValue(result.outputs[0]) }
-    } catch (err) {
-      return { reason: errorMessage(err) }
-    }
-  }
+  const observeValue = (a: ActiveJob, jobRun: Record<string, unknown>) =>
+    observeJobValue(
+      {
+        taskDeps: deps.taskDeps,
+        defaultTimeoutMs: deps.defaultTimeoutMs,
+        signal: stopping.signal,
+      },
+      a.job,
+      jobRun,
+    )
 
   async function skip(a: ActiveJob, roundId: bigint, reason: string): Promise<void> {
     if (!(await deps.rounds.skipped(keyOf(a, roundId), reason))) return

@@ -323,8 +323,8 @@ export function createDirectRequestService(common: Common, deps: DirectRequestDe
   return {
     /** Starts answering requests for `job`. */
     addJob(job: DirectRequestJob): void {
-      if (jobs.has(job.id)) return
       const spec = job.parsed.spec
+      if (jobs.has(job.id) || spec.type !== 'directrequest') return
       const specId = specIdOf(job.externalJobID)
       const unsubscribe = deps.subscribe({
         jobId: job.id,

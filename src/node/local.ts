@@ -27,7 +27,7 @@ export type LocalNodeParameters = {
   logger?: Logger
   /** Changes to the configuration built here. */
   configure?: (config: NodeConfig) => NodeConfig
-} & Pick<StartNodeParameters, 'onEvent' | 'onCommitRevealEvent'>
+} & Pick<StartNodeParameters, 'onEvent' | 'onCommitRevealEvent' | 'onOcaEvent'>
 
 export type LocalNode = {
   node: OracleNode
@@ -57,6 +57,7 @@ export async function prepareLocalNode(
     },
     database: { url: params.databaseUrl ?? '' },
     http: { host: '127.0.0.1', port: 0 },
+    p2p: { listen: '/ip4/127.0.0.1/tcp/0', announce: [] },
     security: { allowUnrestrictedNetworkAccess: true },
     keystore: { password },
   }
@@ -82,6 +83,9 @@ export async function startLocalNode(params: LocalNodeParameters): Promise<Local
       logger: params.logger ?? createLogger({ silent: true }),
       ...(params.onEvent ? { onEvent: params.onEvent } : {}),
       ...(params.onCommitRevealEvent ? { onCommitRevealEvent: params.onCommitRevealEvent } : {}),
+      ...(params.onOcaEvent ? { onOcaEvent: params.onOcaEvent } : {}),
+      // The local node's keystores are throwaway: a cheap scrypt keeps starts fast.
+      scryptN: 2 ** 12,
     })
   } catch (err) {
     if (ownsDataDir) await rm(dataDir, { recursive: true, force: true })

@@ -5,6 +5,7 @@ import { type Common, createLogger, createMetrics, type Logger } from '../common
 import { databaseParams, type NodeConfig } from '../config/config.ts'
 import { BaseError } from '../errors.ts'
 import { createEthKeyStore } from '../keys/eth-keys.ts'
+import { createSealer } from '../oca/sealing.ts'
 import { createHttpClient } from '../pipeline/http-client.ts'
 import { parseJobSpec } from '../pipeline/job-spec.ts'
 import type { TaskRegistry } from '../pipeline/pipeline.ts'
@@ -16,6 +17,8 @@ import { createCommitRevealRepository } from '../store/commitreveal.ts'
 import { createCredentialRepository } from '../store/credentials.ts'
 import { openDatabase } from '../store/db.ts'
 import { createJobRepository, type Job } from '../store/jobs.ts'
+import { createOcaRepository, type OcaRepository, openSealingKey } from '../store/oca.ts'
+import { ensureP2pKey } from '../store/p2p-key.ts'
 import { createRunRepository } from '../store/runs.ts'
 import { createTxm } from '../txm/index.ts'
 import { checkJobBridges } from './bridge-schemas.ts'
@@ -27,6 +30,7 @@ import {
   type DirectRequestJob,
 } from './directrequest.ts'
 import { createLogBroadcaster } from './log-broadcaster.ts'
+import { createOffchainAggregationService, type OcaJobEvent } from './offchainaggregation.ts'
 import { resumeRun } from './resume.ts'
 
 /**
@@ -45,6 +49,10 @@ export type StartNodeParameters = {
   onEvent?: (event: DirectRequestEvent) => void
   /** The same for commitreveal jobs (rounds, commits, reveals, answers). */
   onCommitRevealEvent?: (event: CommitRevealEvent) => void
+  /** The same for offchainaggregation jobs (registration, DKG, rounds). */
+  onOcaEvent?: (event: OcaJobEvent) => void
+  /** scrypt cost of the keystores the node makes (libp2p key, OCA sealing key); tests lower it. */
+  scryptN?: number
 }
 
 export type OracleNode = {
@@ -196,12 +204,43 @@ export async function startNode(params: StartNodeParameters): Promise<OracleNode
       onEvent: params.onCommitRevealEvent,
     })
     cleanup.push(() => commitReveal.stop())
+    const needPassword = () => {
+      if (!config.keystore.password) {
+        throw new NodeStartError('offchainaggregation jobs need the keystore password', {
+          details: 'the libp2p key and the OCA key shares are sealed under it',
+        })
+      }
+      return config.keystore.password
+    }
+    const scrypt = params.scryptN === undefined ? {} : { scryptN: params.scryptN }
+    let ocaStore: Promise<OcaRepository> | undefined
+    const offchainAggregation = createOffchainAggregationService(common, {
+      chainId: config.chain.id,
+      client: () => pool.client(),
+      txm,
+      keys,
+      p2pKey: async () => ensureP2pKey(db, needPassword(), scrypt),
+      store: () => {
+        ocaStore ??= (async () =>
+          createOcaRepository(db, createSealer(await openSealingKey(db, needPassword(), scrypt))))()
+        ocaStore.catch(() => {
+          ocaStore = undefined
+        })
+        return ocaStore
+      },
+      p2p: config.p2p,
+      taskDeps,
+      defaultTimeoutMs: config.jobs.maxTaskDurationMs,
+      ...(params.onOcaEvent ? { onEvent: params.onOcaEvent } : {}),
+    })
+    cleanup.push(() => offchainAggregation.stop())
 
     const activate = (job: Job): DirectRequestJob => {
       const parsed = parseJobSpec(job.specToml, tasks)
       const active = { id: job.id, externalJobID: job.externalJobID, name: job.name, parsed }
       if (parsed.spec.type === 'directrequest') directRequest.addJob(active)
       if (parsed.spec.type === 'commitreveal') commitReveal.addJob(active)
+      if (parsed.spec.type === 'offchainaggregation') offchainAggregation.addJob(active)
       return active
     }
     const byId = new Map<bigint, DirectRequestJob>()
@@ -245,8 +284,10 @@ export async function startNode(params: StartNodeParameters): Promise<OracleNode
       onJobDeleted: (job) => {
         directRequest.removeJob(job.id)
         void commitReveal.removeJob(job.id)
+        void offchainAggregation.removeJob(job.id)
         byId.delete(job.id)
       },
+      jobStatus: (id) => offchainAggregation.status(id),
       status: async () => ({
         chainId: config.chain.id,
         head: broadcaster.head()?.toString(),

@@ -84,10 +84,10 @@ describe('parseJobSpec', () => {
       ],
     )
     assert.deepEqual(issuesOf('type = "cron"\n'), [
-      '1:1 unknown job type "cron" (one of: directrequest, commitreveal)',
+      '1:1 unknown job type "cron" (one of: directrequest, commitreveal, offchainaggregation)',
     ])
     assert.deepEqual(issuesOf('name = "x"\n'), [
-      '1:1 "type" is missing (one of: directrequest, commitreveal)',
+      '1:1 "type" is missing (one of: directrequest, commitreveal, offchainaggregation)',
     ])
     assert.match(
       issuesOf(minimal('').replace('schemaVersion = 1', 'schemaVersion = 2'))[0]!,
@@ -224,6 +224,62 @@ describe('parseJobSpec', () => {
           ),
         ),
         ['7:1 task t: a commitreveal job sends its own commit and reveal; ethtx is not allowed'],
+      )
+    })
+  })
+  describe('offchainaggregation', () => {
+    const fixture = readFileSync(
+      join(import.meta.dirname, '../../test/fixtures/offchainaggregation-feed.toml'),
+      'utf8',
+    )
+    const ORACLES = [
+      '0x70997970C51812dc3A010C7d01b50e0d17dc79C8',
+      '0x3C44CdDdB6a900fa2b585dd299e03d12FA4293BC',
+      '0x90F79bf6EB2c4f870365E785982E1f101E93b906',
+      '0x15d34AAf54267DB7D7c367839AAf71A00a2C6A65',
+    ]
+    const oca = (extra: string, oracles = ORACLES, source = 'a [type=memo value="1"]') =>
+      `type = "offchainaggregation"\nschemaVersion = 1\ncontractAddress = "0x613a38AC1659769640aaE063C651F48E0250454C"\nregistryAddress = "0x5FbDB2315678afecb367f032d93F642f64180aa3"\noracles = [${oracles.map((o) => `"${o}"`).join(', ')}]\n${extra}\nobservationSource = """\n${source}\n"""\n`
+
+    it('parses the example feed spec', () => {
+      const job = parseJobSpec(fixture, TASKS)
+      assert.ok(job.spec.type === 'offchainaggregation')
+      assert.equal(job.spec.f, 1)
+      assert.equal(job.spec.configVersion, 1)
+      assert.deepEqual(job.spec.oracles, ORACLES)
+      assert.equal(job.spec.deviationThreshold, '0.5')
+      assert.deepEqual(job.warnings, [])
+    })
+
+    it('names a committee that cannot tolerate f, duplicates and a foreign transmitter', () => {
+      assert.deepEqual(issuesOf(oca('f = 2')), [
+        '6:1 "f": 4 oracles tolerate at most f = 1 (n ≥ 3f+1)',
+      ])
+      assert.deepEqual(issuesOf(oca('f = 1', [...ORACLES.slice(0, 3), ORACLES[0]!])), [
+        `5:1 "oracles.3": ${ORACLES[0]} is listed twice`,
+      ])
+      assert.deepEqual(
+        issuesOf(oca('f = 1\ntransmitterAddress = "0x0000000000000000000000000000000000000001"')),
+        ['7:1 "transmitterAddress": must be one of the oracles'],
+      )
+      assert.deepEqual(issuesOf(oca('f = 1', ORACLES.slice(0, 3))), [
+        '5:1 "oracles": must list at least 4 oracles (n ≥ 3f+1, f ≥ 1)',
+      ])
+      assert.deepEqual(issuesOf(oca('f = 1\np2pListen = "127.0.0.1:6690"')), [
+        '7:1 "p2pListen": must be a multiaddr like /ip4/127.0.0.1/tcp/6690',
+      ])
+    })
+
+    it('wants one final task and no ethtx', () => {
+      assert.deepEqual(
+        issuesOf(
+          oca(
+            'f = 1',
+            ORACLES,
+            'a [type=memo value="1"]\nt [type=ethtx to="0x613a38AC1659769640aaE063C651F48E0250454C" data="0x"]\na -> t',
+          ),
+        ),
+        ['9:1 task t: a offchainaggregation job sends its own transmission; ethtx is not allowed'],
       )
     })
   })

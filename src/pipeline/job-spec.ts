@@ -134,24 +134,96 @@ const commitReveal = z
     }
   })
 
+/** A libp2p multiaddr on TCP: `/ip4/<addr>/tcp/<port>` (or ip6/dns4/dns6). */
+const multiaddrString = z
+  .string()
+  .regex(
+    /^\/(ip4|ip6|dns4|dns6|dns)\/[^/]+\/tcp\/\d{1,5}$/,
+    'must be a multiaddr like /ip4/127.0.0.1/tcp/6690',
+  )
+
+/**
+ * `offchainaggregation` (whitepaper Appendix A, Algorithm 2): the node is a committee member of
+ * a ThresholdAggregator at `contractAddress` — which may not exist yet: the committee makes its
+ * group key by DKG first, bound to the config digest of (chain, contractAddress, oracles, f,
+ * configVersion), and the aggregator is deployed with it. The members' libp2p identities come
+ * from the OracleRegistry at `registryAddress`. Rounds start on a deviation or a heartbeat; the
+ * pipeline's one final task gives the member's observation (docs/protocol/oca.md, "The node's
+ * job").
+ */
+const offchainAggregation = z
+  .object({
+    ...common,
+    type: z.literal('offchainaggregation'),
+    contractAddress: address,
+    registryAddress: address,
+    evmChainID: bigintLike.optional(),
+    oracles: z.array(address).min(4, 'must list at least 4 oracles (n ≥ 3f+1, f ≥ 1)').max(31),
+    f: z.number().int().min(1).max(10),
+    configVersion: z.number().int().min(1).max(4_294_967_295).default(1),
+    transmitterAddress: address.optional(),
+    p2pListen: multiaddrString.optional(),
+    deviationThreshold: percent.optional(),
+    heartbeat: durationAtLeast(1000, '1s').optional(),
+    pollPeriod: durationAtLeast(100, '100ms').optional(),
+    viewTimeout: durationAtLeast(100, '100ms').optional(),
+    dkgPhaseTimeout: durationAtLeast(100, '100ms').optional(),
+    transmitStep: durationAtLeast(100, '100ms').optional(),
+    roundsPerBatch: z.number().int().min(1).max(64).optional(),
+  })
+  .strict()
+  .superRefine((spec, ctx) => {
+    const n = spec.oracles.length
+    if (n < 3 * spec.f + 1) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['f'],
+        message: `${n} oracles tolerate at most f = ${Math.floor((n - 1) / 3)} (n ≥ 3f+1)`,
+      })
+    }
+    const seen = new Set<string>()
+    for (const [i, o] of spec.oracles.entries()) {
+      if (seen.has(o))
+        ctx.addIssue({ code: 'custom', path: ['oracles', i], message: `${o} is listed twice` })
+      seen.add(o)
+    }
+    if (spec.transmitterAddress !== undefined && !seen.has(spec.transmitterAddress)) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['transmitterAddress'],
+        message: 'must be one of the oracles',
+      })
+    }
+  })
+
 /** Job types and their schemas; later job types add themselves here. */
-const SCHEMAS = { directrequest: directRequest, commitreveal: commitReveal } as const
+const SCHEMAS = {
+  directrequest: directRequest,
+  commitreveal: commitReveal,
+  offchainaggregation: offchainAggregation,
+} as const
 
 export type JobType = keyof typeof SCHEMAS
 export type DirectRequestSpec = z.output<typeof directRequest>
 export type CommitRevealSpec = z.output<typeof commitReveal>
-export type JobSpec = DirectRequestSpec | CommitRevealSpec
+export type OffchainAggregationSpec = z.output<typeof offchainAggregation>
+export type JobSpec = DirectRequestSpec | CommitRevealSpec | OffchainAggregationSpec
 
 /** Checks of the pipeline that depend on the job type (positions are in the DOT source). */
-const PIPELINE_CHECKS: Partial<Record<JobType, (pipeline: Pipeline) => PipelineIssue[]>> = {
-  commitreveal: (pipeline) => {
+/**
+ * A committee job's pipeline gives one value (the member's observation) and sends nothing
+ * itself: one final task, no `ethtx`.
+ */
+const observationPipeline =
+  (type: JobType, what: string, sends: string) =>
+  (pipeline: Pipeline): PipelineIssue[] => {
     const issues: PipelineIssue[] = []
     if (pipeline.terminals.length > 1) {
       const [, second] = pipeline.terminals
       issues.push({
         line: second!.line,
         column: second!.column,
-        message: `a commitreveal pipeline must end in one task, whose value is revealed; it ends in ${pipeline.terminals.length}: ${pipeline.terminals.map((t) => t.id).join(', ')}`,
+        message: `a ${type} pipeline must end in one task, whose value ${what}; it ends in ${pipeline.terminals.length}: ${pipeline.terminals.map((t) => t.id).join(', ')}`,
       })
     }
     for (const task of pipeline.tasks) {
@@ -159,12 +231,20 @@ const PIPELINE_CHECKS: Partial<Record<JobType, (pipeline: Pipeline) => PipelineI
         issues.push({
           line: task.line,
           column: task.column,
-          message: `task ${task.id}: a commitreveal job sends its own commit and reveal; ethtx is not allowed`,
+          message: `task ${task.id}: a ${type} job sends its own ${sends}; ethtx is not allowed`,
         })
       }
     }
     return issues
-  },
+  }
+
+const PIPELINE_CHECKS: Partial<Record<JobType, (pipeline: Pipeline) => PipelineIssue[]>> = {
+  commitreveal: observationPipeline('commitreveal', 'is revealed', 'commit and reveal'),
+  offchainaggregation: observationPipeline(
+    'offchainaggregation',
+    'is the observation',
+    'transmission',
+  ),
 }
 
 export type ParsedJob = {
