@@ -19,6 +19,7 @@ import { createLogger } from '../common.ts'
 import type { CommitRevealEvent } from '../node/commitreveal.ts'
 import { type DirectRequestEvent, specIdOf } from '../node/directrequest.ts'
 import { startLocalNode } from '../node/local.ts'
+import type { OcaJobEvent } from '../node/offchainaggregation.ts'
 import { createHttpClient } from '../pipeline/http-client.ts'
 import { parseJson } from '../pipeline/json.ts'
 import { type CommitteeDemoResult, runCommitteeDemo } from './committee.ts'
@@ -128,6 +129,7 @@ export async function runDemo(print: (line: string) => void = console.log): Prom
 
     // The node: its own data folder (PGlite), the node key imported into its encrypted keystore.
     const commitRevealListeners: ((member: number, e: CommitRevealEvent) => void)[] = []
+    const ocaListeners: ((member: number, e: OcaJobEvent) => void)[] = []
     const startMember = async (member: number, extra: { onEvent?: typeof onEvent } = {}) => {
       const local = await startLocalNode({
         rpcUrl: anvil.rpcUrl,
@@ -136,6 +138,9 @@ export async function runDemo(print: (line: string) => void = console.log): Prom
         logger: createLogger({ level: 'warn' }),
         onCommitRevealEvent: (e) => {
           for (const listener of commitRevealListeners) listener(member, e)
+        },
+        onOcaEvent: (e) => {
+          for (const listener of ocaListeners) listener(member, e)
         },
         ...extra,
       })
@@ -275,9 +280,15 @@ export async function runDemo(print: (line: string) => void = console.log): Prom
       onEvents: (listener) => commitRevealListeners.push(listener),
     })
 
-    // Part three: the same four nodes as an off-chain aggregation committee (issue 7): a group
-    // key by DKG over libp2p, then feed rounds signed with one threshold signature each.
-    const oca = await runOcaDemo({ owner, anvil, nodes, adapterUrls, line })
+    // Part three: the same four nodes as an off-chain aggregation committee (issue 7), through
+    // the offchainaggregation job: a group key by DKG over libp2p, then feed rounds signed with
+    // one threshold signature each.
+    const oca = await runOcaDemo({
+      owner,
+      nodes,
+      line,
+      onEvents: (listener) => ocaListeners.push(listener),
+    })
     cleanup.push(() => oca.stop())
     return {
       oca: oca.rounds,

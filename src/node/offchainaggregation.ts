@@ -586,19 +586,27 @@ export function createOffchainAggregationService(common: Common, deps: OffchainA
     )
   }
 
-  async function removeJob(jobId: bigint): Promise<void> {
+  /** Jobs being removed: `stop` waits for them too (a DELETE does not wait). */
+  const removing = new Set<Promise<void>>()
+
+  function removeJob(jobId: bigint): Promise<void> {
     const a = jobs.get(jobId)
-    if (!a) return
+    if (!a) return Promise.resolve()
     jobs.delete(jobId)
-    a.stopping.abort()
-    await a.feedLoop?.stop()
-    // A DKG under way ends at its next phase timeout (its host is stopped below); no need to
-    // wait for it: whatever it makes after this point is stopped where it is made.
-    await Promise.race([a.run, new Promise((resolve) => setTimeout(resolve, 2_000))])
-    await a.member?.stop()
-    a.buffered?.detach()
-    await a.host?.stop().catch(() => {})
-    if (a.status.state !== 'failed') setState(a, 'stopped')
+    const done = (async () => {
+      a.stopping.abort()
+      await a.feedLoop?.stop()
+      // A DKG under way ends at its next phase timeout (its host is stopped below); no need to
+      // wait for it: whatever it makes after this point is stopped where it is made.
+      await Promise.race([a.run, new Promise((resolve) => setTimeout(resolve, 2_000))])
+      await a.member?.stop()
+      a.buffered?.detach()
+      await a.host?.stop().catch(() => {})
+      if (a.status.state !== 'failed') setState(a, 'stopped')
+    })()
+    removing.add(done)
+    void done.finally(() => removing.delete(done))
+    return done
   }
 
   return {
@@ -657,7 +665,7 @@ export function createOffchainAggregationService(common: Common, deps: OffchainA
     removeJob,
 
     async stop(): Promise<void> {
-      await Promise.all([...jobs.keys()].map((id) => removeJob(id)))
+      await Promise.all([...[...jobs.keys()].map((id) => removeJob(id)), ...removing])
     },
   }
 }
