@@ -30,6 +30,7 @@ import {
 import { deployContract, startTestChain, type TestChain } from '../../src/chain/testing.ts'
 import { createLogger } from '../../src/common.ts'
 import type { NodeConfig } from '../../src/config/config.ts'
+import { publicKeyOf } from '../../src/crypto/schnorr.ts'
 import { prepareLocalNode } from '../../src/node/local.ts'
 import { type OracleNode, startNode } from '../../src/node/node.ts'
 import type { OcaJobEvent, OcaJobStatus } from '../../src/node/offchainaggregation.ts'
@@ -287,5 +288,63 @@ describe(`offchainaggregation job on 4 nodes (${process.env.DATABASE_URL ? 'Post
     await waitFor('the restarted node signing a round', () =>
       t.events.find((e) => e.kind === 'round-signed' && e.round === Number(third!.args.roundId)),
     )
+  })
+
+  it('refuses to serve an aggregator deployed with another group key, saying so', async () => {
+    // A second feed on the same nodes: its own registry (one entry per oracle there) and
+    // aggregator; each job's committee host binds a port of its own.
+    const registry2 = await deployContract(chain.owner, {
+      name: 'OracleRegistry',
+      abi: OracleRegistryAbi,
+      bytecode: OracleRegistryBytecode,
+      args: [],
+    })
+    const aggregator2 = await nextContractAddress(chain.owner)
+    const jobs2: string[] = []
+    for (const t of nodes) {
+      const spec = specFor(t.index)
+        .replace(/^contractAddress = .*$/m, `contractAddress = "${aggregator2}"`)
+        .replace(/^registryAddress = .*$/m, `registryAddress = "${registry2}"`)
+        .replace(/^externalJobID = .*\n/m, '')
+      const res = await api(t, 'POST', '/v2/jobs', spec)
+      assert.equal(res.status, 201, JSON.stringify(res.json))
+      jobs2.push(String(res.json.job.id))
+    }
+    const status2 = async (i: number) =>
+      (await api(nodes[i]!, 'GET', `/v2/jobs/${jobs2[i]}`)).json.job.status
+    const key = await waitFor(
+      'the second group key',
+      async () =>
+        agreedGroupKey(
+          await Promise.all(
+            nodes.map((_, i) => status2(i)).map(async (s) => ({ node: '', ...(await s) })),
+          ),
+          N - F,
+        ),
+      60_000,
+    )
+    // Deployed with a key nobody in the committee holds a share of.
+    const wrong = publicKeyOf(7n)
+    assert.notEqual(wrong.x, key.x)
+    await deployThresholdAggregator(chain.owner, {
+      groupKey: wrong,
+      oracles: nodes.map((t) => t.address),
+      f: F,
+      epoch: 1,
+      minAnswer: 1n,
+      maxAnswer: 10n ** 30n,
+      decimals: 8,
+      description: 'a key the committee does not hold',
+      expectedAddress: aggregator2,
+    })
+    for (const [i] of nodes.entries()) {
+      const s = await waitFor(`job ${i} failing`, async () => {
+        const s = await status2(i)
+        return s.state === 'failed' ? s : undefined
+      })
+      assert.match(s.error ?? '', /was deployed with another group key than the committee's/)
+    }
+    const logs = await chain.owner.getLogs({ address: aggregator2, fromBlock: 0n })
+    assert.equal(logs.length, 0, 'nothing was transmitted to it')
   })
 })
