@@ -39,6 +39,7 @@ import {
   type TestChain,
 } from '../src/chain/testing.ts'
 import { measureCommitReveal } from './commit-reveal-gas.ts'
+import { measureMarket } from './market-gas.ts'
 import { compileChainlinkOperator } from './reference.ts'
 import { regressions } from './snapshot.ts'
 
@@ -257,6 +258,27 @@ async function main() {
         }),
       )
       for (const k of CR_KEYS) snapshotFigures[`commit_reveal_n${n}_${k}`] = cr[k]
+    }
+
+    // The order-matching market (issue 8): a committee of 4 chosen among 4, 7 and 16 bidders.
+    const market = await measureMarket(chain)
+    const [base] = market.cases
+    for (const c of market.cases) {
+      const extra =
+        base && c.n > base.n
+          ? {
+              finalize_per_extra_bid_gas: Math.round(
+                (c.finalize_gas - base.finalize_gas) / (c.n - base.n),
+              ),
+            }
+          : { first_bid_gas: market.first_bid_gas }
+      console.log(JSON.stringify({ bench: 'gas', case: 'market', ...c, ...extra }))
+      snapshotFigures[`market_n${c.n}_finalize_gas`] = c.finalize_gas
+    }
+    if (base) {
+      snapshotFigures.market_propose_gas = base.propose_gas
+      snapshotFigures.market_bid_gas = Math.max(...market.cases.map((c) => c.bid_gas))
+      snapshotFigures.market_settle_gas = Math.max(...market.cases.map((c) => c.settle_gas))
     }
 
     if (update) {

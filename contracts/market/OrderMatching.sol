@@ -11,15 +11,16 @@ import {Owned} from "../shared/Owned.sol";
 /// @title OrderMatching
 /// @notice SLA proposals, bids with penalty deposits, committee selection and settlement
 ///         (whitepaper §2.1); see IOrderMatching.
-/// @dev Gas notes. A bid writes two slots besides the SLA's hot slot, and both are usually
-///      non-zero already: bids live in "books" that SLAs borrow from propose to finalize and give
-///      back, so a bid overwrites a slot an earlier SLA's bid left behind (5k gas) instead of a
-///      fresh one (22k). Slot `bids[book][i]` holds bid i (bidder, price); slot
-///      `bidders[book][oracle]` holds the id of the last SLA on that book the oracle bid on
-///      (which makes a second bid on the same SLA detectable). A bid locks exactly the SLA's
-///      minimum deposit, so no per-bid deposit is stored. Likewise a pool aggregator keeps its
-///      committee's slots (member, its reveal count and response seconds on the aggregator when
-///      the round opened) for the next SLA it serves.
+/// @dev Gas notes. A bid reads the SLA's terms and writes two slots, both usually non-zero
+///      already: the SLA's hot slot (status, window, bid count, book, newest bidder) and the
+///      bidder's entry in the SLA's bid book. Books are borrowed by SLAs from propose to
+///      finalize and given back, so an entry overwrites what an earlier SLA's bid left behind
+///      (5k gas) instead of a fresh slot (22k). An entry holds the previous bidder (the bids of
+///      an SLA form a list from its newest bidder), the price and a live flag; finalize walks the
+///      list and clears the flags (keeping the slots non-zero), so a live flag means "already bid
+///      on this SLA". A bid locks exactly the SLA's minimum deposit, so no per-bid deposit is
+///      stored. Likewise a pool aggregator keeps its committee's slots (member, its reveal count
+///      and response seconds on the aggregator when the round opened) for the next SLA.
 contract OrderMatching is IOrderMatching, Owned {
     /// @notice Smallest committee.
     uint256 public constant MIN_ORACLES = 4;
@@ -37,38 +38,46 @@ contract OrderMatching is IOrderMatching, Owned {
     uint8 private constant SERVING = 2;
     uint8 private constant SETTLED = 3;
     uint8 private constant CANCELLED = 4;
+    /// @dev Set in every book entry ever written, so a cleared entry stays non-zero.
+    uint256 private constant USED = 1 << 255;
+    /// @dev Set while the entry is a bid on the SLA holding the book.
+    uint256 private constant LIVE = 1 << 254;
     /// @dev `operatorRequest(address,uint256,bytes32,bytes4,uint256,uint256,bytes)`.
     bytes4 private constant OPERATOR_REQUEST = 0x3c6d41b9;
 
-    /// @dev Everything a bid reads and writes, in one slot.
+    /// @dev What a bid writes, in one slot. `head` is the newest bidder.
     struct SLACore {
         uint8 status;
         uint32 biddingEnd;
         uint8 bids;
         uint32 book;
-        uint88 payment;
-        uint88 minDeposit;
+        address head;
     }
 
-    struct SLAInfo {
-        // slot 0
-        address purchaser;
+    /// @dev The SLA's terms, in one slot (read by a bid, never written after propose).
+    struct SLATerms {
+        uint88 payment;
+        uint88 minDeposit;
         uint8 n;
         uint8 mode;
         uint16 minReputation;
         uint16 agreementBps;
         uint32 responseDeadline;
+    }
+
+    struct SLAInfo {
+        // slot 0
+        address purchaser;
+        uint96 escrow;
         // slot 1
         bytes32 specId;
         // slot 2
         address aggregation;
-        uint96 escrow;
+        uint96 clearingPrice;
         // slot 3 (from finalize on)
         address aggregator;
-        uint96 clearingPrice;
-        // slot 4
-        uint256 roundId;
-        // slot 5...
+        uint96 roundId;
+        // slot 4...
         bytes data;
     }
 
@@ -84,12 +93,13 @@ contract OrderMatching is IOrderMatching, Owned {
 
     uint256 private s_slaCount;
     mapping(uint256 slaId => SLACore) private s_core;
+    mapping(uint256 slaId => SLATerms) private s_terms;
     mapping(uint256 slaId => SLAInfo) private s_info;
 
     uint32 private s_books;
     uint32[] private s_freeBooks;
-    mapping(uint256 book => mapping(uint256 index => uint256 bid)) private s_bids;
-    mapping(uint256 book => mapping(address oracle => uint256 slaId)) private s_bidders;
+    /// @dev Entry of `oracle` in `book`: previous bidder | price << 160 | LIVE | USED.
+    mapping(uint256 book => mapping(address oracle => uint256 entry)) private s_bids;
 
     address[] private s_free;
     mapping(address aggregator => Pooled) private s_pool;
@@ -147,21 +157,19 @@ contract OrderMatching is IOrderMatching, Owned {
         if (escrow < required) revert InsufficientEscrow(escrow, required);
 
         uint256 slaId = ++s_slaCount;
-        s_core[slaId] = SLACore({
-            status: BIDDING,
-            biddingEnd: p.biddingEnd,
-            bids: 0,
-            book: _takeBook(),
+        s_core[slaId] =
+            SLACore({status: BIDDING, biddingEnd: p.biddingEnd, bids: 0, book: _takeBook(), head: address(0)});
+        s_terms[slaId] = SLATerms({
             payment: uint88(p.paymentPerOracle),
-            minDeposit: uint88(p.minDeposit)
+            minDeposit: uint88(p.minDeposit),
+            n: p.n,
+            mode: uint8(p.mode),
+            minReputation: p.minReputation,
+            agreementBps: p.agreementBps,
+            responseDeadline: p.responseDeadline
         });
         SLAInfo storage info = s_info[slaId];
         info.purchaser = purchaser;
-        info.n = p.n;
-        info.mode = uint8(p.mode);
-        info.minReputation = p.minReputation;
-        info.agreementBps = p.agreementBps;
-        info.responseDeadline = p.responseDeadline;
         info.specId = p.specId;
         info.aggregation = p.aggregation;
         info.escrow = uint96(escrow);
@@ -173,17 +181,18 @@ contract OrderMatching is IOrderMatching, Owned {
         SLACore memory c = s_core[slaId];
         if (c.status == NONE) revert UnknownSLA(slaId);
         if (c.status != BIDDING || block.timestamp >= c.biddingEnd) revert BiddingClosed(slaId, c.biddingEnd);
-        mapping(address => uint256) storage bidders = s_bidders[c.book];
-        if (bidders[oracle] == slaId) revert AlreadyBid(slaId, oracle);
-        if (deposit < c.minDeposit) revert DepositTooLow(deposit, c.minDeposit);
-        if (price > c.payment) revert PriceTooHigh(price, c.payment);
+        mapping(address => uint256) storage book = s_bids[c.book];
+        if (book[oracle] & LIVE != 0) revert AlreadyBid(slaId, oracle);
+        SLATerms memory t = s_terms[slaId];
+        if (deposit < t.minDeposit) revert DepositTooLow(deposit, t.minDeposit);
+        if (price > t.payment) revert PriceTooHigh(price, t.payment);
         if (c.bids >= MAX_BIDS) revert TooManyBids(slaId, MAX_BIDS);
-        bidders[oracle] = slaId;
-        s_bids[c.book][c.bids] = uint256(uint160(oracle)) | (price << 160);
+        book[oracle] = USED | LIVE | (price << 160) | uint256(uint160(c.head));
+        c.head = oracle;
         c.bids += 1;
         s_core[slaId] = c;
         emit BidPlaced(slaId, oracle, price);
-        if (deposit > c.minDeposit) _pay(oracle, deposit - c.minDeposit);
+        if (deposit > t.minDeposit) _pay(oracle, deposit - t.minDeposit);
     }
 
     // ------------------------------------------------------------------ finalize
@@ -201,14 +210,16 @@ contract OrderMatching is IOrderMatching, Owned {
         if (c.status != BIDDING) revert AlreadyFinalized(slaId, SLAStatus(c.status));
         if (block.timestamp < c.biddingEnd) revert BiddingOpen(slaId, c.biddingEnd);
         SLAInfo storage info = s_info[slaId];
-        Bids memory b = _readBids(c);
+        SLATerms memory t = s_terms[slaId];
+        Bids memory b = _viewBids(c);
+        _clearBids(c.book, b);
         _freeBook(c.book);
 
-        (uint256[] memory selected, uint256 k) = _select(b, info.specId, info.n, info.minReputation);
-        if (k < info.n) return _cancel(slaId, c, b, CancelReason.TooFewBids);
-        if (block.timestamp + 2 > info.responseDeadline) return _cancel(slaId, c, b, CancelReason.DeadlinePassed);
+        (uint256[] memory selected, uint256 k) = _select(b, info.specId, t.n, t.minReputation);
+        if (k < t.n) return _cancel(slaId, c, t, b, CancelReason.TooFewBids);
+        if (block.timestamp + 2 > t.responseDeadline) return _cancel(slaId, c, t, b, CancelReason.DeadlinePassed);
         uint256 freeCount = s_free.length;
-        if (freeCount == 0) return _cancel(slaId, c, b, CancelReason.NoAggregator);
+        if (freeCount == 0) return _cancel(slaId, c, t, b, CancelReason.NoAggregator);
         address aggregator = s_free[freeCount - 1];
 
         uint256 n = k;
@@ -221,11 +232,11 @@ contract OrderMatching is IOrderMatching, Owned {
             if (b.prices[i] > price) price = b.prices[i];
             chosen |= 1 << i;
         }
-        if (!_configure(aggregator, info, committee, price)) {
-            return _cancel(slaId, c, b, CancelReason.AggregatorRejected);
+        if (!_configure(aggregator, t, info.aggregation, committee, price)) {
+            return _cancel(slaId, c, t, b, CancelReason.AggregatorRejected);
         }
         uint256 roundId = _openRound(aggregator, slaId, info, n * price);
-        if (roundId == 0) return _cancel(slaId, c, b, CancelReason.AggregatorRejected);
+        if (roundId == 0) return _cancel(slaId, c, t, b, CancelReason.AggregatorRejected);
 
         // The round is open: the SLA is served by `aggregator` from now on.
         _takeAggregator(aggregator, slaId);
@@ -235,25 +246,39 @@ contract OrderMatching is IOrderMatching, Owned {
         info.escrow = 0;
         info.aggregator = aggregator;
         info.clearingPrice = uint96(price);
-        info.roundId = roundId;
+        info.roundId = uint96(roundId);
         emit SLAFinalized(slaId, committee, price, aggregator, roundId);
 
-        i_reputation.recordAssignments(info.specId, committee, c.minDeposit);
+        i_reputation.recordAssignments(info.specId, committee, t.minDeposit);
         for (uint256 i = 0; i < b.oracles.length; ++i) {
-            if (chosen & (1 << i) == 0) _returnDeposit(slaId, b.oracles[i], c.minDeposit);
+            if (chosen & (1 << i) == 0) _returnDeposit(slaId, b.oracles[i], t.minDeposit);
         }
         _refundPurchaser(slaId, info.purchaser, refund);
     }
 
-    function _readBids(SLACore memory c) private view returns (Bids memory b) {
+    /// @dev The bids of an SLA in bid order, read by walking its list from the newest bidder.
+    function _viewBids(SLACore memory c) private view returns (Bids memory b) {
         uint256 m = c.bids;
         b.oracles = new address[](m);
         b.prices = new uint256[](m);
-        mapping(uint256 => uint256) storage book = s_bids[c.book];
-        for (uint256 i = 0; i < m; ++i) {
-            uint256 w = book[i];
-            b.oracles[i] = address(uint160(w));
-            b.prices[i] = w >> 160;
+        mapping(address => uint256) storage book = s_bids[c.book];
+        address oracle = c.head;
+        for (uint256 i = m; i > 0; --i) {
+            uint256 entry = book[oracle];
+            b.oracles[i - 1] = oracle;
+            b.prices[i - 1] = (entry >> 160) & MAX_AMOUNT;
+            oracle = address(uint160(entry));
+        }
+    }
+
+    /// @dev Clears the live flags of the bids `b` in `book` (the slots stay non-zero).
+    function _clearBids(uint256 book, Bids memory b) private {
+        mapping(address => uint256) storage entries = s_bids[book];
+        address previous;
+        for (uint256 i = 0; i < b.oracles.length; ++i) {
+            address oracle = b.oracles[i];
+            entries[oracle] = USED | (b.prices[i] << 160) | uint256(uint160(previous));
+            previous = oracle;
         }
     }
 
@@ -287,13 +312,16 @@ contract OrderMatching is IOrderMatching, Owned {
     }
 
     /// @dev Configures `aggregator` for the committee; false when it refuses.
-    function _configure(address aggregator, SLAInfo storage info, address[] memory committee, uint256 price)
-        private
-        returns (bool)
-    {
+    function _configure(
+        address aggregator,
+        SLATerms memory t,
+        address aggregation,
+        address[] memory committee,
+        uint256 price
+    ) private returns (bool) {
         uint256 n = committee.length;
         uint8 f = uint8((n - 1) / 3);
-        uint256 window = info.responseDeadline - block.timestamp;
+        uint256 window = t.responseDeadline - block.timestamp;
         uint32 commitWindow = uint32(window / 2);
         ICommitRevealAggregator.Config memory config = ICommitRevealAggregator.Config({
             oracles: committee,
@@ -304,9 +332,9 @@ contract OrderMatching is IOrderMatching, Owned {
             paymentPerAnswer: uint96(price),
             minAnswer: type(int128).min,
             maxAnswer: type(int128).max,
-            aggregation: info.aggregation,
+            aggregation: aggregation,
             callbackGasLimit: CALLBACK_GAS_LIMIT,
-            agreementBps: info.agreementBps
+            agreementBps: t.agreementBps
         });
         try ICommitRevealAggregator(aggregator).setConfig(config) {}
         catch {
@@ -347,7 +375,9 @@ contract OrderMatching is IOrderMatching, Owned {
 
     /// @dev Cancels an SLA still in its bidding phase (its book already freed or about to be):
     ///      every deposit and the escrow go back.
-    function _cancel(uint256 slaId, SLACore memory c, Bids memory b, CancelReason reason) private {
+    function _cancel(uint256 slaId, SLACore memory c, SLATerms memory t, Bids memory b, CancelReason reason)
+        private
+    {
         c.status = CANCELLED;
         s_core[slaId] = c;
         SLAInfo storage info = s_info[slaId];
@@ -355,7 +385,7 @@ contract OrderMatching is IOrderMatching, Owned {
         info.escrow = 0;
         emit SLACancelled(slaId, reason);
         for (uint256 i = 0; i < b.oracles.length; ++i) {
-            _returnDeposit(slaId, b.oracles[i], c.minDeposit);
+            _returnDeposit(slaId, b.oracles[i], t.minDeposit);
         }
         _refundPurchaser(slaId, info.purchaser, escrow);
     }
@@ -369,7 +399,7 @@ contract OrderMatching is IOrderMatching, Owned {
         if (c.status == SETTLED || c.status == CANCELLED) revert SLAClosed(slaId, SLAStatus(c.status));
         if (c.status != BIDDING || c.bids != 0) revert EscrowLocked(slaId, SLAStatus(c.status));
         _freeBook(c.book);
-        _cancel(slaId, c, Bids(new address[](0), new uint256[](0)), CancelReason.ByPurchaser);
+        _cancel(slaId, c, s_terms[slaId], Bids(new address[](0), new uint256[](0)), CancelReason.ByPurchaser);
     }
 
     // ------------------------------------------------------------------ the round
@@ -401,9 +431,10 @@ contract OrderMatching is IOrderMatching, Owned {
         s_core[slaId] = c;
         _releaseAggregator(address(aggregator));
 
-        uint256 n = info.n;
+        SLATerms memory t = s_terms[slaId];
+        uint256 n = t.n;
         uint256 price = info.clearingPrice;
-        uint256 deposit = c.minDeposit;
+        uint256 deposit = t.minDeposit;
         mapping(uint256 => uint256) storage members = s_members[address(aggregator)];
         IReputation.Outcome[] memory outcomes = new IReputation.Outcome[](n);
         uint256 reveals;
@@ -545,31 +576,32 @@ contract OrderMatching is IOrderMatching, Owned {
     /// @inheritdoc IOrderMatching
     function getSLA(uint256 slaId) external view returns (SLAView memory v) {
         SLACore memory c = s_core[slaId];
+        SLATerms memory t = s_terms[slaId];
         SLAInfo storage info = s_info[slaId];
         v.status = SLAStatus(c.status);
         v.purchaser = info.purchaser;
         v.specId = info.specId;
-        v.n = info.n;
-        v.mode = AggregationMode(info.mode);
+        v.n = t.n;
+        v.mode = AggregationMode(t.mode);
         v.aggregation = info.aggregation;
-        v.minReputation = info.minReputation;
-        v.agreementBps = info.agreementBps;
-        v.paymentPerOracle = c.payment;
-        v.minDeposit = c.minDeposit;
+        v.minReputation = t.minReputation;
+        v.agreementBps = t.agreementBps;
+        v.paymentPerOracle = t.payment;
+        v.minDeposit = t.minDeposit;
         v.biddingEnd = c.biddingEnd;
-        v.responseDeadline = info.responseDeadline;
+        v.responseDeadline = t.responseDeadline;
         v.bids = c.bids;
         v.escrow = info.escrow;
         v.aggregator = info.aggregator;
         v.roundId = info.roundId;
         v.clearingPrice = info.clearingPrice;
         if (c.status == BIDDING) {
-            v.lockedDeposits = uint256(c.bids) * c.minDeposit;
+            v.lockedDeposits = uint256(c.bids) * t.minDeposit;
         } else if (c.status == SERVING) {
-            v.lockedDeposits = uint256(info.n) * c.minDeposit;
+            v.lockedDeposits = uint256(t.n) * t.minDeposit;
             ICommitRevealAggregator.RoundView memory r = ICommitRevealAggregator(info.aggregator).getRound(info.roundId);
             uint256 spent = _popcount(r.revealBitmap) * info.clearingPrice + r.escrow;
-            v.aggregatorRefund = uint256(info.n) * info.clearingPrice - spent;
+            v.aggregatorRefund = uint256(t.n) * info.clearingPrice - spent;
         }
     }
 
@@ -582,7 +614,7 @@ contract OrderMatching is IOrderMatching, Owned {
     function bidsOf(uint256 slaId) external view returns (address[] memory oracles, uint256[] memory prices) {
         SLACore memory c = s_core[slaId];
         if (c.status != BIDDING) return (oracles, prices);
-        Bids memory b = _readBids(c);
+        Bids memory b = _viewBids(c);
         return (b.oracles, b.prices);
     }
 
@@ -591,7 +623,7 @@ contract OrderMatching is IOrderMatching, Owned {
         if (s_core[slaId].status != SERVING) return committee;
         SLAInfo storage info = s_info[slaId];
         mapping(uint256 => uint256) storage members = s_members[info.aggregator];
-        committee = new address[](info.n);
+        committee = new address[](s_terms[slaId].n);
         for (uint256 i = 0; i < committee.length; ++i) {
             committee[i] = address(uint160(members[i]));
         }
