@@ -77,6 +77,13 @@ export type ApiServerOptions = {
     | undefined
   /** A running job's state (e.g. an offchainaggregation job's DKG and rounds), in `GET /v2/jobs/:id`. */
   jobStatus?: ((jobId: bigint) => object | undefined) | undefined
+  /**
+   * `GET /v2/reputation/<oracle>?contract=<reputation>&specId=<id>`: the oracle's reputation
+   * record read from the chain. Without it the route answers 404.
+   */
+  reputation?:
+    | ((q: { contract: string; oracle: string; specId: string }) => Promise<object>)
+    | undefined
   /** What `GET /v2/status` returns. */
   status?: (() => Promise<object>) | undefined
   /** Task types job specs may use; default: all built-in tasks. */
@@ -504,6 +511,20 @@ export function createApiApp(common: Common<unknown>, options: ApiServerOptions)
     return send(c, 200, {
       keys: rows.map((r) => ({ address: r.address, createdAt: iso(new Date(r.created_at)) })),
     })
+  })
+
+  app.get('/v2/reputation/:oracle', async (c) => {
+    if (!options.reputation) throw new ApiError(404, 'this node reads no reputation contract')
+    const contract = c.req.query('contract')
+    const specId = c.req.query('specId')
+    if (!contract)
+      throw new ApiError(400, 'query parameter "contract" (the reputation contract) is missing')
+    if (!specId) throw new ApiError(400, 'query parameter "specId" is missing')
+    return send(
+      c,
+      200,
+      await options.reputation({ contract, oracle: c.req.param('oracle'), specId }),
+    )
   })
 
   app.get('/v2/status', async (c) => send(c, 200, options.status ? await options.status() : {}))

@@ -10,6 +10,7 @@ import { loginCommand, logoutCommand } from './login.ts'
 import { nodeConfigCommand } from './node-config.ts'
 import { nodeStartCommand } from './node-start.ts'
 import { nodeStatusCommand } from './node-status.ts'
+import { reputationCommand } from './reputation.ts'
 import { runsCommand } from './runs.ts'
 import { sourcesCommand } from './sources.ts'
 
@@ -29,6 +30,7 @@ export function buildProgram(): Command {
   nodeStatusCommand(node)
   program.addCommand(node)
   program.addCommand(runsCommand())
+  program.addCommand(reputationCommand())
   program.addCommand(bridgesCommand())
   program.addCommand(loginCommand())
   program.addCommand(logoutCommand())

@@ -1,5 +1,11 @@
 import { mkdir } from 'node:fs/promises'
-import { createApiServer } from '../api/server.ts'
+import { ApiError, createApiServer } from '../api/server.ts'
+import {
+  parseOracle,
+  parseSpecId,
+  ReputationQueryError,
+  readReputation,
+} from '../chain/reputation.ts'
 import { createRpcPool, isTransportError } from '../chain/rpc-pool.ts'
 import { type Common, createLogger, createMetrics, type Logger } from '../common.ts'
 import { databaseParams, type NodeConfig } from '../config/config.ts'
@@ -37,6 +43,20 @@ import { resumeRun } from './resume.ts'
  * The oracle node: the database, keys, RPC pool, log broadcaster, transaction manager, the job
  * services and the REST API, wired together from one configuration.
  */
+
+/** A reputation query's bad parameter as a 400 naming it. */
+function asBadRequest<T>(fn: () => T): T {
+  try {
+    return fn()
+  } catch (err) {
+    if (err instanceof ReputationQueryError)
+      throw new ApiError(400, err.shortMessage, { details: err.details })
+    throw err
+  }
+}
+const parseSpecIdForApi = (text: string) => asBadRequest(() => parseSpecId(text))
+const parseOracleForApi = (text: string, what: string) =>
+  asBadRequest(() => parseOracle(text, what))
 
 export class NodeStartError extends BaseError {
   override name = 'NodeStartError'
@@ -288,6 +308,16 @@ export async function startNode(params: StartNodeParameters): Promise<OracleNode
         byId.delete(job.id)
       },
       jobStatus: (id) => offchainAggregation.status(id),
+      reputation: async (q) => {
+        const specId = parseSpecIdForApi(q.specId)
+        const [view] = await readReputation(
+          await pool.client(),
+          parseOracleForApi(q.contract, 'contract'),
+          [parseOracleForApi(q.oracle, 'oracle')],
+          specId,
+        )
+        return { reputation: view }
+      },
       status: async () => ({
         chainId: config.chain.id,
         head: broadcaster.head()?.toString(),
