@@ -71,7 +71,7 @@ export type DkgParameters = {
   random?: () => bigint
 }
 
-function randomScalar(): bigint {
+export function randomScalar(): bigint {
   for (;;) {
     const k = mod(hexToBigInt(toHex(secp256k1.utils.randomPrivateKey())), Q)
     if (k !== 0n) return k
@@ -103,7 +103,7 @@ export function evaluateCommitments(commitments: CurvePoint[], j: number): Curve
   return acc
 }
 
-function evaluatePolynomial(coefficients: bigint[], j: number): bigint {
+export function evaluatePolynomial(coefficients: bigint[], j: number): bigint {
   let acc = 0n
   for (let k = coefficients.length - 1; k >= 0; k--)
     acc = mod(acc * BigInt(j) + coefficients[k]!, Q)
