@@ -443,7 +443,10 @@ export function createCommitRevealService(common: Common, deps: CommitRevealDeps
 
   /** One pass over the job's active rounds. */
   async function tick(a: ActiveJob): Promise<void> {
-    const rows = await deps.rounds.active(a.job.id)
+    // A job's rounds may be on several aggregators (see `serveAggregator`): each has its loop.
+    const rows = (await deps.rounds.active(a.job.id)).filter(
+      (r) => r.aggregator.toLowerCase() === a.aggregator.toLowerCase(),
+    )
     if (rows.length === 0) return
     const now = await deps.aggregator.now()
     for (const row of rows) {
@@ -658,55 +661,100 @@ export function createCommitRevealService(common: Common, deps: CommitRevealDeps
     }
   }
 
+  /** Rounds of other aggregators a job serves, by `<job id>/<aggregator>` (`serveAggregator`). */
+  const served = new Map<string, ActiveJob>()
+  const servedKey = (jobId: bigint, aggregator: Address) => `${jobId}/${getAddress(aggregator)}`
+
+  function activate(job: CommitRevealJob, aggregator: Address, fromBlock?: bigint): ActiveJob {
+    const spec = job.parsed.spec as CommitRevealSpec
+    const onError = (what: string) => (err: unknown) =>
+      log.warn({ job_id: String(job.id), aggregator, err }, `${what} failed`)
+    const own = getAddress(aggregator) === getAddress(spec.contractAddress)
+    const a = {
+      job,
+      // Another aggregator's request rounds only: the job's feed is on its own aggregator.
+      spec: own ? spec : { ...spec, feed: false },
+      aggregator: getAddress(aggregator),
+      specId: specIdOf(job.externalJobID),
+      observing: new Set<bigint>(),
+      revealsConfirmed: new Set<bigint>(),
+      feed: { neededSince: undefined, lastStartKey: undefined },
+      notMemberLogged: false,
+    } as ActiveJob
+    a.unsubscribe = deps.subscribe({
+      jobId: job.id,
+      address: a.aggregator,
+      topics: [
+        [
+          ROUND_STARTED_TOPIC,
+          REVEALS_OPENED_TOPIC,
+          ROUND_FINALIZED_TOPIC,
+          ROUND_FAILED_TOPIC,
+          CONFIG_SET_TOPIC,
+        ],
+      ],
+      ...(fromBlock === undefined ? {} : { fromBlock }),
+      minConfirmations: spec.minIncomingConfirmations ?? deps.defaultMinConfirmations,
+      onLog: (raw, tx) => onLogs(a, [raw], tx),
+      onLogs: (logs, tx) => onLogs(a, logs, tx),
+      onRemoved: async (raw) => {
+        log.warn(
+          { ...fields(a), topic: raw.topics[0], round: raw.topics[1] },
+          'an aggregator log left the canonical chain; the round goes on as the chain decides',
+        )
+      },
+    })
+    // The first tick runs at once: rounds committed before a restart are revealed.
+    a.tick = startLoop(() => tick(a), deps.tickMs, onError('round check'))
+    a.poll = a.spec.feed
+      ? startLoop(
+          () => poll(a),
+          parseDuration(spec.pollPeriod ?? FEED_DEFAULTS.pollPeriod),
+          onError('feed poll'),
+        )
+      : undefined
+    return a
+  }
+
+  const halt = async (a: ActiveJob) => {
+    a.unsubscribe()
+    await Promise.all([a.tick.stop(), a.poll?.stop()])
+  }
+
   return {
+    /**
+     * Also takes part in the request rounds of `aggregator` whose specId is job `jobId`'s, with
+     * the job's pipeline, from block `fromBlock` on: how a node serves an SLA it was selected for
+     * on one of a market's pool aggregators (src/node/bidder.ts). The subscription is the job's
+     * (its log cursor and processed logs are the job's). False when the job is not active.
+     */
+    serveAggregator(jobId: bigint, aggregator: Address, fromBlock?: bigint): boolean {
+      const base = jobs.get(jobId)
+      if (stopped || !base) return false
+      if (getAddress(aggregator) === base.aggregator) return true
+      const key = servedKey(jobId, aggregator)
+      if (served.has(key)) return true
+      served.set(key, activate(base.job, aggregator, fromBlock))
+      log.info({ job_id: String(jobId), aggregator, from_block: fromBlock }, 'serving aggregator')
+      return true
+    },
+
+    /** Stops taking part in `aggregator`'s rounds for job `jobId` (its SLA is over). */
+    async stopServing(jobId: bigint, aggregator: Address): Promise<void> {
+      const key = servedKey(jobId, aggregator)
+      const a = served.get(key)
+      if (!a) return
+      served.delete(key)
+      await halt(a)
+      log.info({ job_id: String(jobId), aggregator }, 'no longer serving aggregator')
+    },
+
     /** Starts taking part in `job`'s aggregator's rounds (and, for feeds, watching the feed). */
     addJob(job: CommitRevealJob): void {
       if (stopped || jobs.has(job.id)) return
       const spec = job.parsed.spec
       if (spec.type !== 'commitreveal') return
-      const onError = (what: string) => (err: unknown) =>
-        log.warn({ job_id: String(job.id), err }, `${what} failed`)
-      const a = {
-        job,
-        spec,
-        aggregator: spec.contractAddress,
-        specId: specIdOf(job.externalJobID),
-        observing: new Set<bigint>(),
-        revealsConfirmed: new Set<bigint>(),
-        feed: { neededSince: undefined, lastStartKey: undefined },
-        notMemberLogged: false,
-      } as ActiveJob
-      a.unsubscribe = deps.subscribe({
-        jobId: job.id,
-        address: spec.contractAddress,
-        topics: [
-          [
-            ROUND_STARTED_TOPIC,
-            REVEALS_OPENED_TOPIC,
-            ROUND_FINALIZED_TOPIC,
-            ROUND_FAILED_TOPIC,
-            CONFIG_SET_TOPIC,
-          ],
-        ],
-        minConfirmations: spec.minIncomingConfirmations ?? deps.defaultMinConfirmations,
-        onLog: (raw, tx) => onLogs(a, [raw], tx),
-        onLogs: (logs, tx) => onLogs(a, logs, tx),
-        onRemoved: async (raw) => {
-          log.warn(
-            { ...fields(a), topic: raw.topics[0], round: raw.topics[1] },
-            'an aggregator log left the canonical chain; the round goes on as the chain decides',
-          )
-        },
-      })
-      // The first tick runs at once: rounds committed before a restart are revealed.
-      a.tick = startLoop(() => tick(a), deps.tickMs, onError('round check'))
-      a.poll = spec.feed
-        ? startLoop(
-            () => poll(a),
-            parseDuration(spec.pollPeriod ?? FEED_DEFAULTS.pollPeriod),
-            onError('feed poll'),
-          )
-        : undefined
+      const a = activate(job, spec.contractAddress)
       jobs.set(job.id, a)
       log.info(
         { job_id: String(job.id), aggregator: a.aggregator, spec_id: a.specId, feed: spec.feed },
@@ -718,8 +766,9 @@ export function createCommitRevealService(common: Common, deps: CommitRevealDeps
       const a = jobs.get(jobId)
       if (!a) return
       jobs.delete(jobId)
-      a.unsubscribe()
-      await Promise.all([a.tick.stop(), a.poll?.stop()])
+      const extra = [...served].filter(([, s]) => s.job.id === jobId)
+      for (const [key] of extra) served.delete(key)
+      await Promise.all([a, ...extra.map(([, s]) => s)].map(halt))
     },
 
     /** Runs one check of a job's rounds now (tests). */
@@ -736,8 +785,9 @@ export function createCommitRevealService(common: Common, deps: CommitRevealDeps
     async stop(): Promise<void> {
       stopped = true
       stopping.abort()
-      const all = [...jobs.values()]
+      const all = [...jobs.values(), ...served.values()]
       jobs.clear()
+      served.clear()
       for (const a of all) a.unsubscribe()
       await Promise.all(all.flatMap((a) => [a.tick.stop(), a.poll?.stop()]))
       await Promise.all([...pending])

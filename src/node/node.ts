@@ -27,6 +27,7 @@ import { createOcaRepository, type OcaRepository, openSealingKey } from '../stor
 import { ensureP2pKey } from '../store/p2p-key.ts'
 import { createRunRepository } from '../store/runs.ts'
 import { createTxm } from '../txm/index.ts'
+import { type BidderEvent, createBidderService } from './bidder.ts'
 import { checkJobBridges } from './bridge-schemas.ts'
 import { createAggregatorReader } from './commitreveal/aggregator.ts'
 import { type CommitRevealEvent, createCommitRevealService } from './commitreveal.ts'
@@ -34,6 +35,7 @@ import {
   createDirectRequestService,
   type DirectRequestEvent,
   type DirectRequestJob,
+  specIdOf,
 } from './directrequest.ts'
 import { createLogBroadcaster } from './log-broadcaster.ts'
 import { createOffchainAggregationService, type OcaJobEvent } from './offchainaggregation.ts'
@@ -71,6 +73,8 @@ export type StartNodeParameters = {
   onCommitRevealEvent?: (event: CommitRevealEvent) => void
   /** The same for offchainaggregation jobs (registration, DKG, rounds). */
   onOcaEvent?: (event: OcaJobEvent) => void
+  /** The same for bidder jobs (proposals skipped, bids, selection, finalize, settle). */
+  onBidderEvent?: (event: BidderEvent) => void
   /** scrypt cost of the keystores the node makes (libp2p key, OCA sealing key); tests lower it. */
   scryptN?: number
 }
@@ -255,12 +259,43 @@ export async function startNode(params: StartNodeParameters): Promise<OracleNode
     })
     cleanup.push(() => offchainAggregation.stop())
 
+    // Bidder jobs serve the SLAs they win through the node's commitreveal job of the SLA's spec
+    // (docs/protocol/market.md, "The node's bidder job").
+    const commitRevealJobOf = (specId: `0x${string}`) => {
+      for (const job of byId.values()) {
+        if (job.parsed.spec.type !== 'commitreveal') continue
+        if (specIdOf(job.externalJobID) === specId.toLowerCase()) return job.id
+      }
+      return undefined
+    }
+    const bidder = createBidderService(common, {
+      chainId: config.chain.id,
+      subscribe: (sub) => broadcaster.subscribe(sub),
+      txm,
+      client: () => pool.client(),
+      keys: [...keys.keys()],
+      defaultMinConfirmations: config.jobs.minIncomingConfirmations,
+      tickMs: Math.max(config.chain.pollIntervalMs, 100),
+      canServe: (specId) => commitRevealJobOf(specId) !== undefined,
+      serve: (specId, aggregator, fromBlock) => {
+        const jobId = commitRevealJobOf(specId)
+        return jobId !== undefined && commitReveal.serveAggregator(jobId, aggregator, fromBlock)
+      },
+      unserve: (specId, aggregator) => {
+        const jobId = commitRevealJobOf(specId)
+        if (jobId !== undefined) void commitReveal.stopServing(jobId, aggregator)
+      },
+      ...(params.onBidderEvent ? { onEvent: params.onBidderEvent } : {}),
+    })
+    cleanup.push(() => bidder.stop())
+
     const activate = (job: Job): DirectRequestJob => {
       const parsed = parseJobSpec(job.specToml, tasks)
       const active = { id: job.id, externalJobID: job.externalJobID, name: job.name, parsed }
       if (parsed.spec.type === 'directrequest') directRequest.addJob(active)
       if (parsed.spec.type === 'commitreveal') commitReveal.addJob(active)
       if (parsed.spec.type === 'offchainaggregation') offchainAggregation.addJob(active)
+      if (parsed.spec.type === 'bidder') bidder.addJob(active)
       return active
     }
     const byId = new Map<bigint, DirectRequestJob>()
@@ -305,6 +340,7 @@ export async function startNode(params: StartNodeParameters): Promise<OracleNode
         directRequest.removeJob(job.id)
         void commitReveal.removeJob(job.id)
         void offchainAggregation.removeJob(job.id)
+        void bidder.removeJob(job.id)
         byId.delete(job.id)
       },
       jobStatus: (id) => offchainAggregation.status(id),

@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto'
 import { parse as parseToml } from 'smol-toml'
-import { getAddress, isAddress } from 'viem'
+import { getAddress, isAddress, isHex, stringToHex } from 'viem'
 import { z } from 'zod'
 import { BaseError } from '../errors.ts'
 import { formatDecimal, parseDecimal } from './decimal.ts'
@@ -68,6 +68,9 @@ const common = {
   forwardingAllowed: z.boolean().optional(),
   observationSource: z.string().min(1, 'must not be empty'),
 }
+
+/** The shared fields of a job type without a pipeline. */
+const { observationSource: _pipelineOnly, ...withoutPipeline } = common
 
 const directRequest = z
   .object({
@@ -170,9 +173,39 @@ const offchainAggregation = z
     dkgPhaseTimeout: durationAtLeast(100, '100ms').optional(),
     transmitStep: durationAtLeast(100, '100ms').optional(),
     roundsPerBatch: z.number().int().min(1).max(64).optional(),
+    // A committee change: the previous configuration, whose members reshare the group key.
+    previousContractAddress: address.optional(),
+    previousOracles: z.array(address).min(4).max(31).optional(),
+    previousF: z.number().int().min(1).max(10).optional(),
+    previousConfigVersion: z.number().int().min(1).max(4_294_967_295).optional(),
   })
   .strict()
   .superRefine((spec, ctx) => {
+    const previous = [
+      'previousContractAddress',
+      'previousOracles',
+      'previousF',
+      'previousConfigVersion',
+    ] as const
+    const given = previous.filter((k) => spec[k] !== undefined)
+    if (given.length > 0 && given.length < previous.length) {
+      for (const k of previous)
+        if (spec[k] === undefined)
+          ctx.addIssue({
+            code: 'custom',
+            path: [k],
+            message: `is needed with ${given.join(', ')} (a committee change names the whole previous configuration)`,
+          })
+    }
+    if (spec.previousOracles && spec.previousF !== undefined) {
+      const m = spec.previousOracles.length
+      if (m < 3 * spec.previousF + 1)
+        ctx.addIssue({
+          code: 'custom',
+          path: ['previousF'],
+          message: `${m} previous oracles tolerate at most f = ${Math.floor((m - 1) / 3)} (n ≥ 3f+1)`,
+        })
+    }
     const n = spec.oracles.length
     if (n < 3 * spec.f + 1) {
       ctx.addIssue({
@@ -187,12 +220,67 @@ const offchainAggregation = z
         ctx.addIssue({ code: 'custom', path: ['oracles', i], message: `${o} is listed twice` })
       seen.add(o)
     }
-    if (spec.transmitterAddress !== undefined && !seen.has(spec.transmitterAddress)) {
+    if (
+      spec.transmitterAddress !== undefined &&
+      !seen.has(spec.transmitterAddress) &&
+      !spec.previousOracles?.includes(spec.transmitterAddress)
+    ) {
       ctx.addIssue({
         code: 'custom',
         path: ['transmitterAddress'],
-        message: 'must be one of the oracles',
+        message: 'must be one of the oracles (or of the previous oracles)',
       })
+    }
+  })
+
+/** A whole number of LINK juels, at most 2^96 − 1 (the market's amounts are uint96). */
+const juels = bigintLike.refine((v) => v < 1n << 96n, 'must be below 2^96 juels')
+
+/**
+ * A spec id the bidder bids on: bytes32 hex, or the externalJobID (UUID) of a commitreveal job,
+ * normalised as the node names a job's requests (its UUID without dashes, as bytes32).
+ */
+const specIdRef = z.string().transform((s, ctx) => {
+  if (/^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i.test(s)) {
+    return stringToHex(s.toLowerCase().replace(/-/g, ''), { size: 32 })
+  }
+  if (isHex(s) && s.length === 66) return s.toLowerCase() as `0x${string}`
+  ctx.addIssue({
+    code: 'custom',
+    message: 'must be a bytes32 spec id (0x + 64 hex digits) or a job UUID',
+  })
+  return z.NEVER
+})
+
+/**
+ * `bidder` (whitepaper §2.1, issue 8): the node watches the OrderMatching market at
+ * `contractAddress` for SLA proposals on `specIds`, bids `price` with the SLA's penalty deposit
+ * when its policy allows, and serves the SLAs it is selected for through its commitreveal job of
+ * that spec. It has no pipeline: the commitreveal job observes (docs/protocol/market.md, "The
+ * node's bidder job").
+ */
+const bidder = z
+  .object({
+    ...withoutPipeline,
+    type: z.literal('bidder'),
+    contractAddress: address,
+    evmChainID: bigintLike.optional(),
+    minIncomingConfirmations: z.number().int().min(0).max(1000).optional(),
+    specIds: z.array(specIdRef).min(1, 'must list at least one spec id'),
+    price: juels,
+    maxDeposit: juels,
+    maxConcurrent: z.number().int().min(1).max(1000),
+    minPayment: juels.optional(),
+    bidFrom: address.optional(),
+    linkAddress: address.optional(),
+  })
+  .strict()
+  .superRefine((spec, ctx) => {
+    const seen = new Set<string>()
+    for (const [i, id] of spec.specIds.entries()) {
+      if (seen.has(id))
+        ctx.addIssue({ code: 'custom', path: ['specIds', i], message: `${id} is listed twice` })
+      seen.add(id)
     }
   })
 
@@ -201,13 +289,27 @@ const SCHEMAS = {
   directrequest: directRequest,
   commitreveal: commitReveal,
   offchainaggregation: offchainAggregation,
+  bidder,
 } as const
+
+/** Job types without a pipeline (no `observationSource`). */
+const NO_PIPELINE: ReadonlySet<string> = new Set(['bidder'])
+
+/** The pipeline of a job type that has none: no tasks. */
+const emptyPipeline = (): Pipeline => ({
+  tasks: [],
+  byId: new Map(),
+  terminals: [],
+  graph: { name: undefined, nodes: [], edges: [] },
+  warnings: [],
+})
 
 export type JobType = keyof typeof SCHEMAS
 export type DirectRequestSpec = z.output<typeof directRequest>
 export type CommitRevealSpec = z.output<typeof commitReveal>
 export type OffchainAggregationSpec = z.output<typeof offchainAggregation>
-export type JobSpec = DirectRequestSpec | CommitRevealSpec | OffchainAggregationSpec
+export type BidderSpec = z.output<typeof bidder>
+export type JobSpec = DirectRequestSpec | CommitRevealSpec | OffchainAggregationSpec | BidderSpec
 
 /** Checks of the pipeline that depend on the job type (positions are in the DOT source). */
 /**
@@ -331,9 +433,10 @@ export function parseJobSpec(text: string, registry: TaskRegistry): ParsedJob {
       })
     }
   }
-  let pipeline: Pipeline | undefined
+  const noPipeline = NO_PIPELINE.has(type as string)
+  let pipeline: Pipeline | undefined = noPipeline ? emptyPipeline() : undefined
   const source = typeof doc.observationSource === 'string' ? doc.observationSource : undefined
-  if (source !== undefined) {
+  if (source !== undefined && !noPipeline) {
     const origin = observationSourceLine(text)
     try {
       pipeline = buildPipeline(source, registry)
@@ -347,7 +450,9 @@ export function parseJobSpec(text: string, registry: TaskRegistry): ParsedJob {
   if (issues.length > 0 || !result.success || !pipeline) throw new JobSpecError(issues)
 
   const spec = result.data
-  const normalized = canonicalJson({ ...spec, observationSource: renderDot(pipeline.graph) })
+  const normalized = canonicalJson(
+    noPipeline ? spec : { ...spec, observationSource: renderDot(pipeline.graph) },
+  )
   const origin = observationSourceLine(text)
   return {
     spec,

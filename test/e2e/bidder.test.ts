@@ -1,0 +1,326 @@
+import assert from 'node:assert/strict'
+import { mkdtemp, rm } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { after, before, describe, it } from 'node:test'
+import { type Address, bytesToHex, encodeFunctionData, getAddress, parseEventLogs } from 'viem'
+import { generatePrivateKey, privateKeyToAddress } from 'viem/accounts'
+import {
+  LinkTokenAbi,
+  LinkTokenBytecode,
+  MedianAggregationAbi,
+  MedianAggregationBytecode,
+  OrderMatchingAbi,
+} from '../../artifacts/abis.ts'
+import { fundedSigners, type Signer } from '../../src/chain/commit-reveal-testing.ts'
+import { AGGREGATION_MODE, deployMarket, proposeData } from '../../src/chain/market.ts'
+import {
+  deployContract,
+  fundLink,
+  increaseTime,
+  LINK,
+  startTestChain,
+  type TestChain,
+} from '../../src/chain/testing.ts'
+import { createLogger } from '../../src/common.ts'
+import type { BidderEvent } from '../../src/node/bidder.ts'
+import type { CommitRevealEvent } from '../../src/node/commitreveal.ts'
+import { specIdOf } from '../../src/node/directrequest.ts'
+import { prepareLocalNode } from '../../src/node/local.ts'
+import { type OracleNode, startNode } from '../../src/node/node.ts'
+import { encodeDietCbor } from '../../src/pipeline/cbor-encode.ts'
+import { parseJobSpec } from '../../src/pipeline/job-spec.ts'
+import { TASKS } from '../../src/pipeline/tasks/index.ts'
+import { testDatabaseUrl } from '../../src/store/testing.ts'
+import { REQUEST_SPEC, startCommitteeSource } from './commitreveal-setup.ts'
+import { waitFor } from './node-setup.ts'
+
+/**
+ * The bidder job end to end on anvil: an OrderMatching market with two pool aggregators, six
+ * in-process oracle nodes, each with a commitreveal job for the spec (on pool aggregator 0, so
+ * serving the SLA on aggregator 1 goes through `serveAggregator`) and a bidder job. A purchaser
+ * posts an SLA for n = 4. Nodes 0–4 bid at different prices; node 5's policy refuses the
+ * deposit and records why. The contract selects the four cheapest; the nodes finalize when the
+ * window closes, the committee commits and reveals, a member settles, and every deposit returns.
+ */
+
+const TEMPLATE_ADDRESS = '0x613a38AC1659769640aaE063C651F48E0250454C'
+const REQUEST_JOB_ID = parseJobSpec(REQUEST_SPEC, TASKS).spec.externalJobID!
+const SPEC_ID = specIdOf(REQUEST_JOB_ID)
+const PRICES = ['3000.10', '3000.20', '3000.30', '3000.40', '3000.50', '3000.60']
+/** Asked per answer, in hundredths of a LINK; node 3 is the dearest and is left out. */
+const ASKS = [50n, 60n, 40n, 70n, 30n, 20n]
+const MIN_DEPOSIT = 5n * LINK
+
+type Node = {
+  index: number
+  address: Address
+  node: OracleNode
+  bidder: BidderEvent[]
+  rounds: CommitRevealEvent[]
+  api(method: string, path: string, body?: string): Promise<{ status: number; json: unknown }>
+}
+
+function bidderSpec(market: Address, i: number): string {
+  return `type = "bidder"
+schemaVersion = 1
+name = "SLA bids of node ${i}"
+externalJobID = "0b1d2e3f-4a5b-4c6d-8e7f-00000000000${i}"
+contractAddress = "${market}"
+minIncomingConfirmations = 0
+specIds = ["${REQUEST_JOB_ID}"]
+price = "${(ASKS[i]! * LINK) / 100n}"
+maxDeposit = "${i === 5 ? LINK : 10n * LINK}"
+maxConcurrent = 2
+`
+}
+
+describe(`bidder job: 6 nodes bid on an SLA for 4 (${process.env.DATABASE_URL ? 'Postgres' : 'PGlite'})`, () => {
+  let chain: TestChain
+  let link: Address
+  let market: Address
+  let aggregators: Address[]
+  let median: Address
+  let purchaser: Signer
+  let source: Awaited<ReturnType<typeof startCommitteeSource>>
+  const nodes: Node[] = []
+  const cleanup: (() => Promise<void>)[] = []
+
+  before(async () => {
+    chain = await startTestChain()
+    cleanup.push(() => chain.stop())
+    const owner = chain.owner
+    link = await deployContract(owner, {
+      name: 'LinkToken',
+      abi: LinkTokenAbi,
+      bytecode: LinkTokenBytecode,
+      args: [],
+    })
+    ;({ market, aggregators } = await deployMarket(owner, { link, aggregators: 2 }))
+    median = await deployContract(owner, {
+      name: 'MedianAggregation',
+      abi: MedianAggregationAbi,
+      bytecode: MedianAggregationBytecode,
+      args: [3n],
+    })
+    ;[purchaser] = (await fundedSigners(chain, 1)) as [Signer]
+    await fundLink(chain, link, purchaser.address, 100n * LINK)
+    source = await startCommitteeSource(PRICES)
+    cleanup.push(() => source.stop())
+
+    // Keys of their own, with ether (anvil has five well-known accounts).
+    const keys = PRICES.map(() => generatePrivateKey())
+    await fundedSigners(chain, keys.length, keys)
+    await Promise.all(
+      keys.map(async (key, index) => {
+        const address = privateKeyToAddress(key)
+        const dataDir = await mkdtemp(join(tmpdir(), `orakel-bidder-${index}-`))
+        cleanup.push(() => rm(dataDir, { recursive: true, force: true }))
+        const database = await testDatabaseUrl()
+        if (database) cleanup.push(() => database.drop())
+        const { config } = await prepareLocalNode({
+          rpcUrl: chain.anvil.rpcUrl,
+          chainId: chain.anvil.chainId,
+          privateKey: key,
+          dataDir,
+          databaseUrl: database?.url,
+          pollIntervalMs: 50,
+          configure: (c) => ({ ...c, log: { level: 'silent' } }),
+        })
+        const bidder: BidderEvent[] = []
+        const rounds: CommitRevealEvent[] = []
+        const node = await startNode({
+          config,
+          logger: createLogger({ silent: true }),
+          onBidderEvent: (e) => bidder.push(e),
+          onCommitRevealEvent: (e) => rounds.push(e),
+        })
+        cleanup.push(() => node.stop())
+        nodes[index] = {
+          index,
+          address,
+          node,
+          bidder,
+          rounds,
+          async api(method, path, body) {
+            const res = await fetch(`${node.apiUrl}${path}`, {
+              method,
+              headers: {
+                authorization: `Bearer ${node.apiToken}`,
+                'content-type': 'application/toml',
+              },
+              body,
+            })
+            return { status: res.status, json: await res.json() }
+          },
+        }
+      }),
+    )
+    for (const n of nodes) await fundLink(chain, link, n.address, 100n * LINK)
+  })
+
+  after(async () => {
+    for (const fn of cleanup.reverse()) await fn().catch(() => {})
+  })
+
+  const linkBalance = (who: Address) =>
+    chain.owner.readContract({
+      address: link,
+      abi: LinkTokenAbi,
+      functionName: 'balanceOf',
+      args: [who],
+    }) as Promise<bigint>
+  const sla = (slaId: bigint) =>
+    chain.owner.readContract({
+      address: market,
+      abi: OrderMatchingAbi,
+      functionName: 'getSLA',
+      args: [slaId],
+    }) as Promise<{ status: number; aggregator: Address; roundId: bigint; clearingPrice: bigint }>
+
+  it('rejects a bidder spec with a pipeline or bad spec ids, naming the keys', () => {
+    const base = bidderSpec('0x0000000000000000000000000000000000000001', 0)
+    assert.throws(
+      () => parseJobSpec(`${base}observationSource = "a [type=memo value=1]"\n`, TASKS),
+      /unknown key\(s\) "observationSource" for a bidder job/,
+    )
+    assert.throws(
+      () => parseJobSpec(base.replace(/specIds = .*/, 'specIds = ["nope"]'), TASKS),
+      /"specIds.0": must be a bytes32 spec id/,
+    )
+    const parsed = parseJobSpec(base, TASKS)
+    assert.equal(parsed.spec.type, 'bidder')
+    assert.deepEqual((parsed.spec as { specIds: string[] }).specIds, [SPEC_ID])
+  })
+
+  it('bids, is selected, serves the round and settles; deposits come back', async () => {
+    // Every node: a commitreveal job for the spec on pool aggregator 0, and a bidder job.
+    for (const n of nodes) {
+      const crToml = REQUEST_SPEC.replaceAll(TEMPLATE_ADDRESS, aggregators[0]!)
+        .replace(/^evmChainID = .*\n/m, '')
+        .replace('url="$(decode_cbor.get)"', `url="$(decode_cbor.get)?node=${n.index}"`)
+      const cr = await n.api('POST', '/v2/jobs', crToml)
+      assert.equal(cr.status, 201, JSON.stringify(cr.json))
+      const bj = await n.api('POST', '/v2/jobs', bidderSpec(market, n.index))
+      assert.equal(bj.status, 201, JSON.stringify(bj.json))
+    }
+    const before = await Promise.all(nodes.map((n) => linkBalance(n.address)))
+
+    const now = Number((await chain.owner.getBlock()).timestamp)
+    const biddingEnd = now + 30
+    const proposal = {
+      specId: SPEC_ID,
+      data: bytesToHex(encodeDietCbor({ get: source.url, path: 'price', times: 100 })),
+      n: 4,
+      mode: AGGREGATION_MODE.CommitReveal,
+      aggregation: median,
+      minReputation: 0,
+      agreementBps: 100,
+      paymentPerOracle: LINK,
+      minDeposit: MIN_DEPOSIT,
+      biddingEnd,
+      responseDeadline: biddingEnd + 120,
+    }
+    const receipt = await purchaser.send(
+      link,
+      encodeFunctionData({
+        abi: LinkTokenAbi,
+        functionName: 'transferAndCall',
+        args: [market, 4n * LINK, proposeData(proposal)],
+      }),
+      1_000_000n,
+    )
+    assert.equal(receipt.status, 'success')
+    const [proposed] = parseEventLogs({
+      abi: OrderMatchingAbi,
+      logs: receipt.logs,
+      eventName: 'SLAProposed',
+    })
+    const slaId = proposed!.args.slaId
+
+    // Nodes 0–4 bid; node 5 refuses the deposit and says why.
+    await waitFor('five bids on chain', () =>
+      nodes
+        .slice(0, 5)
+        .every((n) => n.bidder.some((e) => e.kind === 'bid-placed' && e.slaId === slaId))
+        ? true
+        : undefined,
+    )
+    const skipped = await waitFor('node 5 to skip the proposal', () =>
+      nodes[5]!.bidder.find((e) => e.kind === 'skipped' && e.slaId === slaId),
+    )
+    assert.match(
+      (skipped as { reason: string }).reason,
+      new RegExp(`deposit ${MIN_DEPOSIT} is above maxDeposit ${LINK}`),
+    )
+    assert.ok(!nodes[5]!.bidder.some((e) => e.kind === 'bid-sent'))
+
+    // The window closes: a bidder finalizes; the four cheapest are selected.
+    await increaseTime(chain, 31)
+    const serving = await waitFor(
+      'the SLA to be served',
+      async () => {
+        const v = await sla(slaId)
+        return v.status === 2 ? v : undefined
+      },
+      30_000,
+    )
+    assert.equal(getAddress(serving.aggregator), getAddress(aggregators[1]!))
+    assert.equal(serving.clearingPrice, (60n * LINK) / 100n)
+    const selected = [0, 1, 2, 4]
+    for (const i of selected) {
+      const sel = await waitFor(`node ${i} selected`, () =>
+        nodes[i]!.bidder.find((e) => e.kind === 'selected' && e.slaId === slaId),
+      )
+      assert.equal((sel as { serving: boolean }).serving, true)
+    }
+    await waitFor('node 3 not selected', () =>
+      nodes[3]!.bidder.find((e) => e.kind === 'not-selected' && e.slaId === slaId),
+    )
+
+    // The committee serves the round on aggregator 1 and a member settles.
+    await waitFor(
+      'the SLA to be settled',
+      async () => ((await sla(slaId)).status === 3 ? true : undefined),
+      40_000,
+    )
+    for (const i of selected) {
+      const n = nodes[i]!
+      assert.ok(
+        n.rounds.some((e) => e.kind === 'revealed' && e.roundId === serving.roundId),
+        `node ${i} revealed`,
+      )
+      await waitFor(`node ${i} to see the settlement`, () =>
+        n.bidder.find((e) => e.kind === 'settled' && e.slaId === slaId),
+      )
+    }
+    assert.ok(!nodes[3]!.rounds.some((e) => e.kind === 'committed'))
+    assert.ok(
+      nodes.some((n) => n.bidder.some((e) => e.kind === 'finalize-sent')),
+      'a node finalized',
+    )
+    assert.ok(
+      nodes.some((n) => n.bidder.some((e) => e.kind === 'settle-sent')),
+      'a node settled',
+    )
+
+    const logs = parseEventLogs({
+      abi: OrderMatchingAbi,
+      logs: await chain.owner.getLogs({ address: market, fromBlock: 0n }),
+    })
+    const returned = logs
+      .filter((l) => l.eventName === 'DepositReturned' && l.args.slaId === slaId)
+      .map((l) => getAddress((l.args as { oracle: Address }).oracle))
+    assert.deepEqual(
+      returned.sort(),
+      nodes
+        .slice(0, 5)
+        .map((n) => n.address)
+        .sort(),
+    )
+    assert.equal(logs.filter((l) => l.eventName === 'DepositForfeited').length, 0)
+    // No deposit is kept (payments for the answers come from the aggregator on top).
+    const afterwards = await Promise.all(nodes.map((n) => linkBalance(n.address)))
+    for (const [i, b] of afterwards.entries()) assert.ok(b >= before[i]!, `node ${i} LINK`)
+  })
+})
