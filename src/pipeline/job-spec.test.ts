@@ -84,10 +84,10 @@ describe('parseJobSpec', () => {
       ],
     )
     assert.deepEqual(issuesOf('type = "cron"\n'), [
-      '1:1 unknown job type "cron" (one of: directrequest, commitreveal, offchainaggregation)',
+      '1:1 unknown job type "cron" (one of: directrequest, commitreveal, offchainaggregation, bidder)',
     ])
     assert.deepEqual(issuesOf('name = "x"\n'), [
-      '1:1 "type" is missing (one of: directrequest, commitreveal, offchainaggregation)',
+      '1:1 "type" is missing (one of: directrequest, commitreveal, offchainaggregation, bidder)',
     ])
     assert.match(
       issuesOf(minimal('').replace('schemaVersion = 1', 'schemaVersion = 2'))[0]!,
