@@ -17,6 +17,8 @@
  * until the last member holds Σ; `msgs_per_round`/`bytes_per_round` the OCA messages
  * (`oca/*`) each node writes to its peers per round (a broadcast to n−1 peers counts n−1;
  * bytes are framed, signed envelopes — Noise, Yamux and TCP overhead not counted);
+ * `round_cpu_per_node_ms` the process's CPU time over the timed rounds per member per round
+ * (what one node computes for a round, libp2p included);
  * `nonce_batch_msgs`/`nonce_batch_bytes`/`nonce_batch_ms` the nonce DKG per node per round
  * (`nonce_batch_ms` is wall time of the batch sessions divided by the rounds they cover; all n
  * members compute in this one process, so per node it is about a 1/n of it).
@@ -39,6 +41,7 @@ export type RoundFigures = {
   round_all_p50_ms: number
   round_all_p99_ms: number
   view_changes: number
+  round_cpu_per_node_ms: number
   msgs_per_round: number
   bytes_per_round: number
   nonce_batch_msgs: number
@@ -90,7 +93,7 @@ export async function measureRounds(
     keyPhaseTimeoutMs: 600_000,
     timing: {
       viewTimeoutMs: options.roundTimeoutMs,
-      phaseTimeoutMs: 600_000,
+      phaseTimeoutMs: Number(process.env.BENCH_OCA_PHASE_MS ?? 600_000),
       roundsPerBatch: R,
       viewsPerRound: V,
       refillRounds: 0, // batches are made before the timed rounds, never during them
@@ -123,8 +126,12 @@ export async function measureRounds(
     const dkg = traffic(committee.hosts, isDkg)
 
     let ocaBefore = traffic(committee.hosts, isOca)
+    let cpuBefore = process.cpuUsage()
     for (let round = 1; round <= total; round++) {
-      if (round === options.warmup + 1) ocaBefore = traffic(committee.hosts, isOca)
+      if (round === options.warmup + 1) {
+        ocaBefore = traffic(committee.hosts, isOca)
+        cpuBefore = process.cpuUsage()
+      }
       const done = new Promise<void>((resolve) => {
         waiting = { round, resolve }
       })
@@ -142,6 +149,7 @@ export async function measureRounds(
       await Promise.all(members.map((m) => m.startRound(round)))
       await Promise.race([done, timeout])
     }
+    const cpu = process.cpuUsage(cpuBefore)
     // The last reveals and prepared messages of the last round leave the queues.
     await new Promise((resolve) => setTimeout(resolve, 200))
     const oca = traffic(committee.hosts, isOca)
@@ -168,6 +176,7 @@ export async function measureRounds(
       round_all_p50_ms: round1(quantile(lastSigner, 0.5)),
       round_all_p99_ms: round1(quantile(lastSigner, 0.99)),
       view_changes: viewChanges,
+      round_cpu_per_node_ms: round1((cpu.user + cpu.system) / 1000 / perNodeRound),
       msgs_per_round: round1((oca.messages - ocaBefore.messages) / perNodeRound),
       bytes_per_round: Math.round((oca.bytes - ocaBefore.bytes) / perNodeRound),
       nonce_batch_msgs: round1((dkg.messages - before.messages) / (n * batches * R)),

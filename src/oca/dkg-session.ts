@@ -92,6 +92,14 @@ export type DkgSession = {
 
 type Phase = 'idle' | 'deal' | 'complaints' | 'answers' | 'digest' | 'done'
 
+/**
+ * Lets the event loop run between pieces of a session's computation (a nonce batch is up to 256
+ * DKG instances: seconds of work at n = 31), so the node keeps answering its peers — libp2p's
+ * connection monitor closes a connection whose ping is not answered within seconds, losing
+ * what was in flight on it — and rounds running meanwhile keep their latency.
+ */
+const breathe = () => new Promise<void>((resolve) => setImmediate(resolve))
+
 /** The context of instance `b` of session `id`. */
 export function instanceContext(context: Hex, id: string, b: number): Hex {
   return keccak256(
@@ -191,7 +199,11 @@ export function createDkgSession(
 
     // Deal.
     phase = 'deal'
-    const mine = participants.map((p) => p.deal())
+    const mine: ReturnType<DkgParticipant['deal']>[] = []
+    for (const p of participants) {
+      mine.push(p.deal())
+      await breathe()
+    }
     const myDeals = mine.map((d) => ({
       commitments: d.broadcast.commitments,
       proof: d.broadcast.proof,
@@ -217,11 +229,14 @@ export function createDkgSession(
       participants.forEach((p, b) => {
         p.receiveBroadcast({ dealer: j, ...(d[b] as WireDeal) })
       })
+      await breathe()
     }
-    for (const [j, s] of [...shares].sort((a, b) => a[0] - b[0]))
+    for (const [j, s] of [...shares].sort((a, b) => a[0] - b[0])) {
       participants.forEach((p, b) => {
         p.receiveShare(j, s[b] as Hex)
       })
+      await breathe()
+    }
     log('dkg deals in', { session: id, dealers })
 
     // Complaints.
@@ -257,9 +272,12 @@ export function createDkgSession(
     phase = 'digest'
 
     // Finish and compare.
-    let results: DkgResult[]
+    const results: DkgResult[] = []
     try {
-      results = participants.map((p) => p.finish())
+      for (const p of participants) {
+        results.push(p.finish())
+        await breathe()
+      }
     } catch (err) {
       throw fail(errorMessage(err), (err as BaseError).details)
     }
