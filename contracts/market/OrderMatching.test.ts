@@ -12,6 +12,8 @@ import {
   CommitRevealAggregatorAbi,
   CommitRevealAggregatorBytecode,
   OrderMatchingAbi,
+  RefusingLinkAbi,
+  RefusingLinkBytecode,
   ReputationAbi,
 } from '../../artifacts/abis.ts'
 import type { Signer } from '../../src/chain/commit-reveal-testing.ts'
@@ -507,5 +509,70 @@ describe('OrderMatching', () => {
       owner,
     )
     assert.deepEqual(await m.read('freeAggregators'), [m.aggregators[0]])
+  })
+})
+
+describe('OrderMatching with a token that refuses transfers', () => {
+  let chain: TestChain
+  before(async () => {
+    chain = await startTestChain()
+  })
+  after(async () => {
+    await chain?.stop()
+  })
+
+  it('credits what it cannot send, and the recipient withdraws it later: nothing is lost', async () => {
+    const token = await deployContract(chain.owner, {
+      name: 'RefusingLink',
+      abi: RefusingLinkAbi,
+      bytecode: RefusingLinkBytecode,
+      args: [],
+    })
+    const m = await deployMarketFixture(chain, { link: token, aggregators: 1, oracles: 5 })
+    const refuse = (account: Address, mode: number) =>
+      send(chain.owner, {
+        address: token,
+        abi: RefusingLinkAbi,
+        functionName: 'setRefusal',
+        args: [account, mode],
+      })
+    const [purchaser] = m.purchasers as [Signer]
+    const [a, b, c, d, e] = m.oracles as [Signer, Signer, Signer, Signer, Signer]
+    const { slaId } = await m.propose(purchaser, await m.proposal(), 6n * LINK)
+    for (const [o, price] of [
+      [a, LINK / 4n],
+      [b, LINK / 4n],
+      [c, LINK / 4n],
+      [d, LINK / 4n],
+      [e, LINK],
+    ] as const)
+      ok(await m.bid(o, slaId, price, DEPOSIT), 'bid')
+    // e (unselected) reverts on receipt, the purchaser's refund returns false.
+    await refuse(e.address, 2)
+    await refuse(purchaser.address, 1)
+    await increaseTime(chain, 100)
+    const fin = ok(await m.call(purchaser, 'finalize', [slaId]), 'finalize')
+    const owedEvents = events(fin).filter((x) => x.eventName === 'PaymentOwed')
+    assert.equal(owedEvents.length, 2)
+    assert.equal(await m.read('owed', [e.address]), DEPOSIT)
+    assert.equal(await m.read('owed', [purchaser.address]), 5n * LINK)
+    // Held: the committee's four deposits and what is owed.
+    assert.equal(await linkBalance(chain, token, m.market), 4n * DEPOSIT + DEPOSIT + 5n * LINK)
+
+    assert.equal(await m.revertOf(e, 'withdraw', []), 'Refused')
+    assert.equal(await m.revertOf(purchaser, 'withdraw', []), 'LinkTransferFailed')
+    assert.equal(await m.revertOf(a, 'withdraw', []), 'NothingOwed')
+    await refuse(e.address, 0)
+    await refuse(purchaser.address, 0)
+    const before = await linkBalance(chain, token, e.address)
+    ok(await m.call(e, 'withdraw', []), 'withdraw')
+    assert.equal(await linkBalance(chain, token, e.address), before + DEPOSIT)
+    ok(await m.call(purchaser, 'withdraw', []), 'withdraw')
+    assert.equal(await m.read('owed', [purchaser.address]), 0n)
+    assert.equal(await m.revertOf(e, 'withdraw', []), 'NothingOwed')
+
+    await m.serve(slaId, [1n, 1n, 1n, 1n])
+    ok(await m.call(purchaser, 'settle', [slaId]), 'settle')
+    assert.equal(await linkBalance(chain, token, m.market), 0n)
   })
 })

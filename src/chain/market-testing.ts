@@ -127,6 +127,8 @@ export type DeployMarketFixtureParameters = {
   oracles?: number
   /** LINK each account gets (default 1,000). */
   funds?: bigint
+  /** A LINK-compatible token the owner holds (a new LinkToken by default). */
+  link?: Address
 }
 
 export const SPEC_ID = toHex('sla-median-price', { size: 32 })
@@ -137,12 +139,14 @@ export async function deployMarketFixture(
   params: DeployMarketFixtureParameters = {},
 ): Promise<MarketFixture> {
   const owner = chain.owner
-  const link = await deployContract(owner, {
-    name: 'LinkToken',
-    abi: LinkTokenAbi,
-    bytecode: LinkTokenBytecode,
-    args: [],
-  })
+  const link =
+    params.link ??
+    (await deployContract(owner, {
+      name: 'LinkToken',
+      abi: LinkTokenAbi,
+      bytecode: LinkTokenBytecode,
+      args: [],
+    }))
   const { market, reputation, aggregators } = await deployMarket(owner, {
     link,
     aggregators: params.aggregators ?? 2,
