@@ -12,6 +12,7 @@ import {
   type RoundOutcome,
 } from '../oca/member.ts'
 import { configDigestOf } from '../oca/report.ts'
+import { reshareGroupKey } from '../oca/reshare-session.ts'
 import { isOcaType } from '../oca/wire.ts'
 import { type CommitteeHost, createCommitteeHost } from '../p2p/host.ts'
 import type { Ed25519PrivateKey } from '../p2p/keys.ts'
@@ -70,6 +71,8 @@ export type OcaJobState =
   | 'key-generation'
   | 'waiting-for-aggregator'
   | 'running'
+  /** The node dealt its share to a new committee it is not in (a committee change). */
+  | 'left'
   | 'failed'
   | 'stopped'
 
@@ -95,7 +98,15 @@ export type OcaJobStatus = {
 
 export type OcaJobEvent =
   | { kind: 'registered'; jobId: bigint; oracle: Address; peerId: string; addrs: string[] }
-  | { kind: 'group-key'; jobId: bigint; configDigest: Hex; groupKey: Hex }
+  | {
+      kind: 'group-key'
+      jobId: bigint
+      configDigest: Hex
+      groupKey: Hex
+      /** Made by resharing the previous configuration's key (a committee change), not a DKG. */
+      reshared: boolean
+    }
+  | { kind: 'left'; jobId: bigint }
   | { kind: 'running'; jobId: bigint; aggregator: Address }
   | { kind: 'round-started'; jobId: bigint; round: number; reason: string }
   | {
@@ -162,6 +173,8 @@ type Active = {
   /** Rounds started here, with the wall-clock time they started. */
   started: Map<number, number>
   lastCommitteeRefresh: number
+  /** Whom the host admits: old ∪ new committee while resharing, then the committee. */
+  committee: Address[]
   run: Promise<void>
 }
 
@@ -334,14 +347,14 @@ export function createOffchainAggregationService(common: Common, deps: OffchainA
     const host = a.host
     if (!host) return
     if (!force) {
-      if (host.connectedPeers().length >= a.spec.oracles.length - 1) return
+      if (host.connectedPeers().length >= a.committee.length - 1) return
       if (Date.now() - a.lastCommitteeRefresh < REFRESH_COMMITTEE_MS) return
     }
     a.lastCommitteeRefresh = Date.now()
     const committee = await committeeFromRegistry(
       await deps.client(),
       a.spec.registryAddress,
-      a.spec.oracles,
+      a.committee,
     )
     await host.setConfig({ configDigest: a.status.configDigest, committee })
   }
@@ -352,13 +365,17 @@ export function createOffchainAggregationService(common: Common, deps: OffchainA
     const t = timing(spec)
     // The node's key in the committee.
     const keys = [...deps.keys.keys()].map((k) => getAddress(k))
-    const oracle = spec.transmitterAddress ?? keys.find((k) => spec.oracles.includes(k))
+    const oracle =
+      spec.transmitterAddress ??
+      keys.find((k) => spec.oracles.includes(k)) ??
+      keys.find((k) => spec.previousOracles?.includes(k))
     if (!oracle || !deps.keys.has(oracle)) {
       const why = spec.transmitterAddress
         ? `the node has no key ${spec.transmitterAddress} (transmitterAddress)`
         : `none of the node's keys (${keys.join(', ') || 'none'}) is one of the job's oracles`
       return fail(a, why)
     }
+    const leaving = !spec.oracles.includes(oracle)
     a.status.oracle = oracle
     const account = privateKeyToAccount(deps.keys.get(oracle)!)
 
@@ -432,7 +449,7 @@ export function createOffchainAggregationService(common: Common, deps: OffchainA
       async () => {
         const client = await deps.client()
         const missing: Address[] = []
-        for (const o of spec.oracles) {
+        for (const o of a.committee) {
           if (!(await registeredPeer(client, spec.registryAddress, o)).peerId) missing.push(o)
         }
         a.status.missing = missing
@@ -445,24 +462,52 @@ export function createOffchainAggregationService(common: Common, deps: OffchainA
     if (!ready) return
     a.status.error = undefined
 
-    // 3. The group key (kept in the database: done once per configuration).
+    // 3. The group key (kept in the database: done once per configuration): a DKG, or, for a
+    //    committee change, the previous committee's key reshared to this one.
     setState(a, 'key-generation')
-    const key = await retrying(
+    const previous =
+      spec.previousOracles && spec.previousContractAddress
+        ? {
+            configDigest: configDigestOf({
+              chainId: deps.chainId,
+              aggregator: spec.previousContractAddress,
+              oracles: spec.previousOracles,
+              f: spec.previousF!,
+              epoch: spec.previousConfigVersion!,
+            }),
+            oracles: spec.previousOracles,
+            f: spec.previousF!,
+          }
+        : undefined
+    const next = { configDigest: a.status.configDigest, oracles: spec.oracles, f: spec.f }
+    const made = await retrying(
       a,
-      'the key DKG',
-      () =>
-        ensureGroupKey(
-          { host: a.buffered!, store, logger: common.logger },
-          {
-            configDigest: a.status.configDigest,
-            oracles: spec.oracles,
-            f: spec.f,
-            phaseTimeoutMs: t.phaseTimeoutMs,
-          },
-        ),
+      previous ? 'resharing the group key' : 'the key DKG',
+      async () =>
+        previous
+          ? ((await reshareGroupKey(
+              { host: a.buffered!, store, logger: common.logger },
+              { previous, next, phaseTimeoutMs: t.phaseTimeoutMs },
+            )) ?? ('left' as const))
+          : ensureGroupKey(
+              { host: a.buffered!, store, logger: common.logger },
+              { ...next, phaseTimeoutMs: t.phaseTimeoutMs },
+            ),
       t.pollMs,
     )
-    if (!key) return
+    if (!made) return
+    if (made === 'left' || leaving) {
+      setState(a, 'left')
+      log.info({ ...fields(a) }, 'dealt the key share to the new committee; leaving')
+      emit({ kind: 'left', jobId: a.job.id })
+      return
+    }
+    const key = made
+    // From now on only the new committee is admitted.
+    a.committee = spec.oracles
+    await refreshCommittee(a, true).catch((err: unknown) =>
+      log.warn({ ...fields(a), err: errorMessage(err) }, 'could not narrow the committee'),
+    )
     const groupKey = toPublicKey(parsePoint(key.groupKey))
     a.status.groupKey = key.groupKey
     a.status.groupKeyX = groupKeyHex(groupKey.x)
@@ -474,6 +519,7 @@ export function createOffchainAggregationService(common: Common, deps: OffchainA
       jobId: a.job.id,
       configDigest: a.status.configDigest,
       groupKey: key.groupKey,
+      reshared: previous !== undefined,
     })
 
     // 4. The aggregator, deployed with this configuration and key.
@@ -649,6 +695,7 @@ export function createOffchainAggregationService(common: Common, deps: OffchainA
         feedLoop: undefined,
         started: new Map(),
         lastCommitteeRefresh: 0,
+        committee: [...new Set([...spec.oracles, ...(spec.previousOracles ?? [])])],
         run: Promise.resolve(),
       }
       jobs.set(job.id, a)

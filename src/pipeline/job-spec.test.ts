@@ -260,7 +260,7 @@ describe('parseJobSpec', () => {
       ])
       assert.deepEqual(
         issuesOf(oca('f = 1\ntransmitterAddress = "0x0000000000000000000000000000000000000001"')),
-        ['7:1 "transmitterAddress": must be one of the oracles'],
+        ['7:1 "transmitterAddress": must be one of the oracles (or of the previous oracles)'],
       )
       assert.deepEqual(issuesOf(oca('f = 1', ORACLES.slice(0, 3))), [
         '5:1 "oracles": must list at least 4 oracles (n ≥ 3f+1, f ≥ 1)',
@@ -268,6 +268,22 @@ describe('parseJobSpec', () => {
       assert.deepEqual(issuesOf(oca('f = 1\np2pListen = "127.0.0.1:6690"')), [
         '7:1 "p2pListen": must be a multiaddr like /ip4/127.0.0.1/tcp/6690',
       ])
+    })
+
+    it('a committee change names the whole previous configuration', () => {
+      assert.deepEqual(issuesOf(oca('f = 1\npreviousF = 1')), [
+        '1:1 "previousContractAddress": is needed with previousF (a committee change names the whole previous configuration)',
+        '1:1 "previousOracles": is needed with previousF (a committee change names the whole previous configuration)',
+        '1:1 "previousConfigVersion": is needed with previousF (a committee change names the whole previous configuration)',
+      ])
+      const ok = parseJobSpec(
+        oca(
+          `f = 1\npreviousContractAddress = "0x8464135c8F25Da09e49BC8782676a84730C318bC"\npreviousOracles = [${ORACLES.map((o) => `"${o}"`).join(', ')}]\npreviousF = 1\npreviousConfigVersion = 1`,
+        ),
+        TASKS,
+      )
+      assert.ok(ok.spec.type === 'offchainaggregation')
+      assert.deepEqual(ok.spec.previousOracles, ORACLES)
     })
 
     it('wants one final task and no ethtx', () => {

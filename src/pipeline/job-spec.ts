@@ -173,11 +173,41 @@ const offchainAggregation = z
     dkgPhaseTimeout: durationAtLeast(100, '100ms').optional(),
     transmitStep: durationAtLeast(100, '100ms').optional(),
     roundsPerBatch: z.number().int().min(1).max(64).optional(),
+    // A committee change: the previous configuration, whose members reshare the group key.
+    previousContractAddress: address.optional(),
+    previousOracles: z.array(address).min(4).max(31).optional(),
+    previousF: z.number().int().min(1).max(10).optional(),
+    previousConfigVersion: z.number().int().min(1).max(4_294_967_295).optional(),
   })
   .strict()
   .superRefine((spec, ctx) => {
+    const previous = [
+      'previousContractAddress',
+      'previousOracles',
+      'previousF',
+      'previousConfigVersion',
+    ] as const
+    const given = previous.filter((k) => spec[k] !== undefined)
+    if (given.length > 0 && given.length < previous.length) {
+      for (const k of previous)
+        if (spec[k] === undefined)
+          ctx.addIssue({
+            code: 'custom',
+            path: [k],
+            message: `is needed with ${given.join(', ')} (a committee change names the whole previous configuration)`,
+          })
+    }
+    if (spec.previousOracles && spec.previousF !== undefined) {
+      const m = spec.previousOracles.length
+      if (m < 3 * spec.previousF + 1)
+        ctx.addIssue({
+          code: 'custom',
+          path: ['previousF'],
+          message: `${m} previous oracles tolerate at most f = ${Math.floor((m - 1) / 3)} (n ≥ 3f+1)`,
+        })
+    }
     const n = spec.oracles.length
-    if (n < 3 * spec.f + 1) {
+    if (n >= 4 && n < 3 * spec.f + 1) {
       ctx.addIssue({
         code: 'custom',
         path: ['f'],
@@ -190,11 +220,15 @@ const offchainAggregation = z
         ctx.addIssue({ code: 'custom', path: ['oracles', i], message: `${o} is listed twice` })
       seen.add(o)
     }
-    if (spec.transmitterAddress !== undefined && !seen.has(spec.transmitterAddress)) {
+    if (
+      spec.transmitterAddress !== undefined &&
+      !seen.has(spec.transmitterAddress) &&
+      !spec.previousOracles?.includes(spec.transmitterAddress)
+    ) {
       ctx.addIssue({
         code: 'custom',
         path: ['transmitterAddress'],
-        message: 'must be one of the oracles',
+        message: 'must be one of the oracles (or of the previous oracles)',
       })
     }
   })
