@@ -16,7 +16,7 @@ import {
   RefusingLinkBytecode,
   ReputationAbi,
 } from '../../artifacts/abis.ts'
-import type { Signer } from '../../src/chain/commit-reveal-testing.ts'
+import { fundedSigners, type Signer } from '../../src/chain/commit-reveal-testing.ts'
 import { AGGREGATION_MODE, bidData, proposeData, SLA_STATUS } from '../../src/chain/market.ts'
 import { deployMarketFixture, type MarketFixture, SPEC_ID } from '../../src/chain/market-testing.ts'
 import {
@@ -509,6 +509,31 @@ describe('OrderMatching', () => {
       owner,
     )
     assert.deepEqual(await m.read('freeAggregators'), [m.aggregators[0]])
+  })
+
+  it('takes at most 128 bids per SLA; finalize over 128 bids stays well within a block', async () => {
+    const [purchaser] = m.purchasers as [Signer]
+    // No deposit, so the crowd needs gas only.
+    const { slaId } = await m.propose(purchaser, await m.proposal({ minDeposit: 0n }))
+    const crowd = await fundedSigners(chain, 125)
+    const cheapest = m.oracles.slice(0, 4)
+    for (const [i, o] of cheapest.entries()) ok(await m.bid(o, slaId, BigInt(i + 1), 0n), 'bid')
+    for (const o of crowd.slice(0, 124)) ok(await m.bid(o, slaId, LINK / 2n, 0n), 'crowd bid')
+    assert.equal((await m.sla(slaId)).bids, 128n)
+    assert.equal(
+      await m.transferRevertOf(crowd[124] as Signer, 0n, bidData(slaId, 1n)),
+      'TooManyBids',
+    )
+    await increaseTime(chain, 100)
+    const fin = ok(await m.call(purchaser, 'finalize', [slaId], 10_000_000n), 'finalize')
+    // The four cheapest (they also have scores from the tests above: order among them by score).
+    assert.deepEqual(
+      [...eventOf(fin, 'SLAFinalized').oracles].sort(),
+      cheapest.map((o) => o.address).sort(),
+    )
+    assert.ok(fin.gasUsed < 3_000_000n, `finalize over 128 bids: ${fin.gasUsed} gas`)
+    await m.serve(slaId, [2n, 2n, 2n, 2n])
+    ok(await m.call(purchaser, 'settle', [slaId]), 'settle')
   })
 })
 
