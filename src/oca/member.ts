@@ -3,6 +3,7 @@ import type { Logger } from '../common.ts'
 import { parsePoint, pointHex } from '../crypto/dkg.ts'
 import type { SchnorrSignature } from '../crypto/schnorr.ts'
 import { type BaseError, errorMessage } from '../errors.ts'
+import { type BackoffOptions, backoffDelay } from '../p2p/backoff.ts'
 import type { InboundMessage } from '../p2p/envelope.ts'
 import type { CommitteeHost } from '../p2p/host.ts'
 import type { OcaRepository, StoredGroupKey } from '../store/oca.ts'
@@ -60,6 +61,10 @@ export type OcaMemberParams = {
   viewsPerRound?: number
   /** Open the next batch when a round starts this close to its batch's end. Default ⌈R/2⌉. */
   refillRounds?: number
+  /** DKG sessions a nonce batch may take (the first and its retries). Default 3. */
+  batchAttempts?: number
+  /** Wait before retrying a failed batch: attempt k waits d/2…d, d = min(max, initial·2^k). Default phaseTimeoutMs … 4·phaseTimeoutMs. */
+  batchRetryBackoff?: BackoffOptions
   /** Fallback transmitter k waits k × this before checking the chain. */
   transmitStepMs: number
 }
@@ -129,7 +134,18 @@ function nonceContext(configDigest: Hex, firstRound: number, R: number, V: numbe
 }
 
 const KEY_SESSION = 'key'
-const NONCE_SESSION = /^nonces\/(\d{1,9})$/
+/** `nonces/<batch>` (attempt 0) and `nonces/<batch>/<attempt>` (retries). */
+const NONCE_SESSION = /^nonces\/(\d{1,9})(?:\/([1-9]\d?))?$/
+
+/** The session of attempt `attempt` of nonce batch `batch` (attempt 0 keeps the plain id). */
+export function nonceSessionId(batch: number, attempt: number): string {
+  return attempt === 0 ? `nonces/${batch}` : `nonces/${batch}/${attempt}`
+}
+
+function parseNonceSession(id: string): { batch: number; attempt: number } | undefined {
+  const m = NONCE_SESSION.exec(id)
+  return m ? { batch: Number(m[1]), attempt: m[2] ? Number(m[2]) : 0 } : undefined
+}
 /** Messages kept for rounds this member has not started yet. */
 const MAX_EARLY_ROUNDS = 4
 const MAX_EARLY_PER_ROUND = 256
@@ -236,8 +252,19 @@ export async function createOcaMember(
 
   // ---- nonce pool ----
   const stored = new Set((await store.batches(configDigest)).map((b) => b.batch))
-  const failed = new Set<number>()
+  /** The latest attempt of each batch this member opened or joined. */
+  const attempts = new Map<number, number>()
+  /** Batches whose last allowed attempt failed here. */
+  const exhausted = new Set<number>()
+  /** The running attempt of a batch, resolving true once stored. */
   const pending = new Map<number, Promise<boolean>>()
+  /** Batches waiting to retry (back-off timers). */
+  const retries = new Map<number, ReturnType<typeof setTimeout>>()
+  const maxAttempts = params.batchAttempts ?? 3
+  const retryBackoff = {
+    initialMs: params.batchRetryBackoff?.initialMs ?? params.phaseTimeoutMs,
+    maxMs: params.batchRetryBackoff?.maxMs ?? 4 * params.phaseTimeoutMs,
+  }
 
   const router: DkgRouter = createDkgRouter(
     { host, logger: deps.logger },
@@ -246,63 +273,126 @@ export async function createOcaMember(
       f,
       phaseTimeoutMs: params.phaseTimeoutMs,
       accept(id) {
-        const m = NONCE_SESSION.exec(id)
-        if (!m || stopped) return undefined
-        const batch = Number(m[1])
+        const session = parseNonceSession(id)
+        if (!session || stopped) return undefined
+        const { batch, attempt } = session
         const low = batchOf(Math.max(highest, firstRound))
-        if (stored.has(batch) || failed.has(batch) || batch < low || batch > low + 2)
+        if (stored.has(batch) || batch < low || batch > low + 2 || attempt >= maxAttempts)
           return undefined
+        // Another member opened a later attempt than any we took part in: join it. The others
+        // moved on from ours (they failed it or never had it), so a running attempt of ours is
+        // dropped; its nonces were never stored, and are never used.
+        const latest = attempts.get(batch)
+        if (latest !== undefined && attempt <= latest) return undefined
+        if (latest !== undefined && pending.has(batch)) {
+          log.info(
+            { batch, attempt: latest, joining: attempt },
+            'nonce batch: joining a later attempt',
+          )
+          router.forget(nonceSessionId(batch, latest))
+        }
+        const timer = retries.get(batch)
+        if (timer) {
+          clearTimeout(timer)
+          retries.delete(batch)
+        }
+        exhausted.delete(batch)
         return specOf(batch)
       },
       ...(deps.random ? { random: deps.random } : {}),
     },
   )
   router.onSession((s: DkgSession) => {
-    const m = NONCE_SESSION.exec(s.id)
-    if (!m) return
-    const batch = Number(m[1])
-    pending.set(
-      batch,
-      s.result
-        .then(async ({ results, digest }) => {
-          const first = firstOf(batch)
-          await store.saveBatch(configDigest, {
-            batch,
-            firstRound: first,
-            lastRound: lastOf(batch),
-            viewsPerRound: V,
-            digest,
-            nonces: results.map((r, position) => ({
-              round: first + Math.floor(position / V),
-              view: position % V,
-              position,
-              point: pointHex(r.groupKey),
-              shares: r.shareKeys,
-              share: r.secretShare,
-            })),
-          })
-          stored.add(batch)
-          log.info({ batch, first_round: first, last_round: lastOf(batch) }, 'nonce batch stored')
+    const session = parseNonceSession(s.id)
+    if (!session) return
+    const { batch, attempt } = session
+    attempts.set(batch, attempt)
+    const running: Promise<boolean> = s.result
+      .then(async ({ results, digest }) => {
+        const first = firstOf(batch)
+        // One transaction; refused (false) if this batch is stored already, and (round, view)
+        // is the nonces' key: an attempt's nonces never replace or join another attempt's.
+        const saved = await store.saveBatch(configDigest, {
+          batch,
+          firstRound: first,
+          lastRound: lastOf(batch),
+          viewsPerRound: V,
+          digest,
+          nonces: results.map((r, position) => ({
+            round: first + Math.floor(position / V),
+            view: position % V,
+            position,
+            point: pointHex(r.groupKey),
+            shares: r.shareKeys,
+            share: r.secretShare,
+          })),
+        })
+        stored.add(batch)
+        if (!saved) {
+          // Stored before (its nonces stay; these are dropped unused).
+          log.warn({ batch, attempt }, 'nonce batch was stored already: this session discarded')
           return true
-        })
-        .catch((err) => {
-          // The session's own failure is logged by the router; a store error is logged here.
-          failed.add(batch)
-          if (!(err instanceof DkgSessionError))
-            log.error({ batch, err: reasonOf(err) }, 'nonce batch not stored')
-          return false
-        })
-        .finally(() => pending.delete(batch)),
-    )
+        }
+        log.info(
+          { batch, attempt, first_round: first, last_round: lastOf(batch) },
+          'nonce batch stored',
+        )
+        return true
+      })
+      .catch((err): boolean | Promise<boolean> => {
+        // Dropped for a later attempt: whoever waited for this one waits for that one.
+        if (attempts.get(batch) !== attempt) return pending.get(batch) ?? false
+        // The session's own failure is logged by the router; a store error is logged here.
+        if (!(err instanceof DkgSessionError))
+          log.error({ batch, attempt, err: reasonOf(err) }, 'nonce batch not stored')
+        if (!stored.has(batch)) scheduleRetry(batch, attempt)
+        return false
+      })
+      .finally(() => {
+        if (pending.get(batch) === running) pending.delete(batch)
+      })
+    pending.set(batch, running)
   })
 
+  /** After attempt `attempt` of `batch` failed here: the next one after a back-off, if allowed. */
+  function scheduleRetry(batch: number, attempt: number) {
+    if (stopped || attempts.get(batch) !== attempt || retries.has(batch)) return
+    if (attempt + 1 >= maxAttempts || lastOf(batch) <= highest) {
+      exhausted.add(batch)
+      log.warn({ batch, attempts: attempt + 1 }, 'nonce batch failed: no retry left')
+      return
+    }
+    const delay = backoffDelay(attempt, retryBackoff)
+    log.warn(
+      { batch, attempt, retry_in_ms: Math.round(delay) },
+      'nonce batch failed: retrying with a new session',
+    )
+    const timer = setTimeout(() => {
+      retries.delete(batch)
+      if (stopped || stored.has(batch) || pending.has(batch) || attempts.get(batch) !== attempt)
+        return
+      openAttempt(batch, attempt + 1)
+    }, delay)
+    retries.set(batch, timer)
+  }
+
+  function openAttempt(batch: number, attempt: number): Promise<boolean> {
+    router.open(nonceSessionId(batch, attempt), specOf(batch))
+    return pending.get(batch)!
+  }
+
+  /**
+   * The batch's nonces: true once stored; a running attempt's result; false while a retry waits
+   * (rounds meanwhile are observed without signing) or once every attempt failed.
+   */
   function ensureBatch(batch: number): Promise<boolean> {
     if (stored.has(batch)) return Promise.resolve(true)
-    if (failed.has(batch) || stopped) return Promise.resolve(false)
+    if (stopped || exhausted.has(batch) || retries.has(batch)) return Promise.resolve(false)
     const p = pending.get(batch)
     if (p) return p
-    router.open(`nonces/${batch}`, specOf(batch))
-    return pending.get(batch)!
+    const next = attempts.has(batch) ? attempts.get(batch)! + 1 : 0
+    if (next >= maxAttempts) return Promise.resolve(false)
+    return openAttempt(batch, next)
   }
 
   // ---- the round state machine ----
@@ -474,7 +564,12 @@ export async function createOcaMember(
     node.prune(round - MAX_EARLY_ROUNDS)
     for (const r of nodeRounds) if (r < round - MAX_EARLY_ROUNDS) nodeRounds.delete(r)
     for (const r of startedAt.keys()) if (r < round - MAX_EARLY_ROUNDS) startedAt.delete(r)
-    for (const b of [...stored, ...failed]) if (b < batch - 1) router.forget(`nonces/${b}`)
+    for (const [b, latest] of attempts)
+      if (b < batch - 1) {
+        for (let a = 0; a <= latest; a++) router.forget(nonceSessionId(b, a))
+        attempts.delete(b)
+        exhausted.delete(b)
+      }
     try {
       await store.prune(configDigest, round - MAX_EARLY_ROUNDS)
     } catch (err) {
@@ -498,6 +593,8 @@ export async function createOcaMember(
       clearInterval(pacemaker)
       for (const t of timers) clearTimeout(t)
       timers.clear()
+      for (const t of retries.values()) clearTimeout(t)
+      retries.clear()
       removeHandler()
       router.close()
       await Promise.allSettled([...inFlight, ...pending.values()])
