@@ -124,6 +124,8 @@ interface IOrderMatching {
     error NotLinkToken(address caller);
     /// @notice The `transferAndCall` data names neither `propose` nor `bid`.
     error UnknownAction(bytes4 selector);
+    /// @notice A `bid` payload must be exactly its ABI encoding (68 bytes); this one has `length`.
+    error MalformedData(bytes4 selector, uint256 length);
     /// @notice This aggregation mode is not served yet.
     error UnsupportedMode(AggregationMode mode);
     /// @notice The committee size must be between 4 and 31.

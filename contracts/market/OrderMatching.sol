@@ -123,6 +123,7 @@ contract OrderMatching is IOrderMatching, Owned {
         if (msg.sender != address(i_link)) revert NotLinkToken(msg.sender);
         bytes4 selector = data.length >= 4 ? bytes4(data[:4]) : bytes4(0);
         if (selector == IOrderMatching.bid.selector) {
+            if (data.length != 68) revert MalformedData(selector, data.length);
             (uint256 slaId, uint256 price) = abi.decode(data[4:], (uint256, uint256));
             _bid(sender, amount, slaId, price);
         } else if (selector == IOrderMatching.propose.selector) {
@@ -235,8 +236,8 @@ contract OrderMatching is IOrderMatching, Owned {
         if (!_configure(aggregator, t, info.aggregation, committee, price)) {
             return _cancel(slaId, c, t, b, CancelReason.AggregatorRejected);
         }
-        uint256 roundId = _openRound(aggregator, slaId, info, n * price);
-        if (roundId == 0) return _cancel(slaId, c, t, b, CancelReason.AggregatorRejected);
+        (bool opened, uint256 roundId) = _openRound(aggregator, slaId, info, n * price);
+        if (!opened) return _cancel(slaId, c, t, b, CancelReason.AggregatorRejected);
 
         // The round is open: the SLA is served by `aggregator` from now on.
         _takeAggregator(aggregator, slaId);
@@ -350,10 +351,11 @@ contract OrderMatching is IOrderMatching, Owned {
         return true;
     }
 
-    /// @dev Opens the SLA's round with a request paying `payment`; its round id, 0 on refusal.
+    /// @dev Opens the SLA's round with a request paying `payment`; false (nothing sent) when the
+    ///      aggregator refuses it.
     function _openRound(address aggregator, uint256 slaId, SLAInfo storage info, uint256 payment)
         private
-        returns (uint256)
+        returns (bool, uint256)
     {
         bytes memory request = abi.encodeWithSelector(
             OPERATOR_REQUEST,
@@ -366,11 +368,11 @@ contract OrderMatching is IOrderMatching, Owned {
             info.data
         );
         try i_link.transferAndCall(aggregator, payment, request) returns (bool ok) {
-            if (!ok) return 0;
+            if (!ok) return (false, 0);
         } catch {
-            return 0;
+            return (false, 0);
         }
-        return ICommitRevealAggregator(aggregator).roundOfRequest(_requestId(slaId));
+        return (true, ICommitRevealAggregator(aggregator).roundOfRequest(_requestId(slaId)));
     }
 
     /// @dev Cancels an SLA still in its bidding phase (its book already freed or about to be):

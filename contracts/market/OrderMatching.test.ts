@@ -279,6 +279,7 @@ describe('OrderMatching', () => {
     assert.equal(await m.transferRevertOf(a, DEPOSIT - 1n, bidData(slaId, LINK)), 'DepositTooLow')
     assert.equal(await m.transferRevertOf(a, DEPOSIT, '0x12345678'), 'UnknownAction')
     assert.equal(await m.transferRevertOf(a, DEPOSIT, '0x'), 'UnknownAction')
+    assert.equal(await m.transferRevertOf(a, DEPOSIT, `${bidData(slaId, 1n)}00`), 'MalformedData')
     // Only through LINK.transferAndCall.
     assert.equal(await m.revertOf(a, 'bid', [slaId, 1n]), 'NotLinkToken')
     assert.equal(
