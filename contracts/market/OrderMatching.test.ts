@@ -17,7 +17,13 @@ import {
   ReputationAbi,
 } from '../../artifacts/abis.ts'
 import { fundedSigners, type Signer } from '../../src/chain/commit-reveal-testing.ts'
-import { AGGREGATION_MODE, bidData, proposeData, SLA_STATUS } from '../../src/chain/market.ts'
+import {
+  AGGREGATION_MODE,
+  bidData,
+  proposeData,
+  SLA_STATUS,
+  slaRequestId,
+} from '../../src/chain/market.ts'
 import { deployMarketFixture, type MarketFixture, SPEC_ID } from '../../src/chain/market-testing.ts'
 import {
   deployContract,
@@ -145,6 +151,9 @@ describe('OrderMatching', () => {
     assert.equal(started?.args.data, proposal.data)
     assert.equal(started?.args.revealDeadline, proposal.responseDeadline)
     assert.equal(started?.args.requester, m.market)
+    // The market asks with the SLA id as its nonce.
+    assert.equal(started?.args.requestId, slaRequestId(m.market, slaId))
+    assert.equal(await m.read('requestIdOf', [slaId]), slaRequestId(m.market, slaId))
     for (const o of expected) {
       const rec = await m.record(o, SPEC_ID)
       assert.equal(rec.assigned, 1)
