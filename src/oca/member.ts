@@ -14,7 +14,8 @@ import {
   DkgSessionError,
   type SessionSpec,
 } from './dkg-session.ts'
-import { createOcaNode, leaderOf, OcaError, type OcaMessage } from './node.ts'
+import { createOcaNode, leaderOf, OcaError, type OcaMessage, type RoundEvidence } from './node.ts'
+import { commitSetMessage, evidenceMessage, type ProviderMessage } from './provider.ts'
 import type { Report } from './report.ts'
 import {
   decodeOcaMessage,
@@ -103,6 +104,12 @@ export type OcaMemberDeps = {
   onOutcome?(outcome: RoundOutcome): void
   /** Each round this member holds Σ for, at once (before its transmission step). */
   onSigned?(signed: SignedRound): void
+  /**
+   * The provider's messages (Algorithm 3, src/oca/provider.ts), signed with the oracle key:
+   * the commitment set at PREPARE, the evidence at Σ. The node forwards them to the provider
+   * (its API); none are made when this is not given.
+   */
+  toProvider?(m: ProviderMessage): void | Promise<void>
   /** Randomness for DKG polynomials (tests). */
   random?: () => bigint
 }
@@ -452,6 +459,25 @@ export async function createOcaMember(
         }, k * params.transmitStepMs)
         timers.add(timer)
       },
+      ...(deps.toProvider
+        ? {
+            onCommitSet(round: number, view: number, commitments: Map<number, Hex>, message: Hex) {
+              forward(round, () =>
+                commitSetMessage(
+                  configDigest,
+                  { round, view, member: index, message },
+                  commitments,
+                  deps.signObservation,
+                ),
+              )
+            },
+            onEvidence(round: number, evidence: RoundEvidence) {
+              forward(round, () =>
+                evidenceMessage(configDigest, round, index, evidence, deps.signObservation),
+              )
+            },
+          }
+        : {}),
       log: (event, fields) => {
         if (event === 'view change') log.info(fields, event)
         else if (event === 'proposal not signed' && !stored.has(batchOf(Number(fields.round))))
@@ -460,6 +486,19 @@ export async function createOcaMember(
       },
     },
   )
+
+  /** Signs and hands a message to the provider, off the round's path; failures are logged. */
+  function forward(round: number, make: () => Promise<ProviderMessage>) {
+    const task = (async () => {
+      try {
+        const m = await make()
+        if (!stopped) await deps.toProvider?.(m)
+      } catch (err) {
+        log.warn({ round, err: errorMessage(err) }, 'could not hand the provider its message')
+      }
+    })().finally(() => inFlight.delete(task))
+    inFlight.add(task)
+  }
 
   async function transmit(
     round: number,

@@ -77,8 +77,13 @@ export type OcaDeps = {
   nonces: NonceStore
   send(to: number, message: OcaMessage): void
   broadcast(message: OcaMessage): void
-  /** The commitment set this member collected (n−f commitments), for the provider (Algorithm 3). */
-  onCommitSet?(round: number, view: number, commitments: Map<number, Hex>): void
+  /**
+   * The commitment set this member collected (n−f commitments to partials of `message`), for
+   * the provider (Algorithm 3), at PREPARE: before this member reveals.
+   */
+  onCommitSet?(round: number, view: number, commitments: Map<number, Hex>, message: Hex): void
+  /** At Σ: what this member signed and the valid partials it holds, for the provider. */
+  onEvidence?(round: number, evidence: RoundEvidence): void
   /** A valid partial this member received, for the provider (PS*). */
   onPartial?(round: number, view: number, from: number, sigma: bigint): void
   onSignature(
@@ -86,6 +91,21 @@ export type OcaDeps = {
     result: { report: Report; signature: SchnorrSignature; view: number; signers: number[] },
   ): void
   log?(event: string, fields: Record<string, unknown>): void
+}
+
+/** What a member hands the provider once it holds Σ (src/oca/provider.ts). */
+export type RoundEvidence = {
+  view: number
+  report: Report
+  /** The report message (what the partials sign). */
+  message: Hex
+  /** The proposal this member signed: the report's observations. */
+  observations: SignedObservation[]
+  /** Valid partials this member holds, its own included (member → σ). */
+  partials: Map<number, bigint>
+  /** R_1..R_n of the view's nonce. */
+  nonceShares: Hex[]
+  signature: SchnorrSignature
 }
 
 /** The commitment to a partial: binds digest, round, view, member and σ. */
@@ -123,6 +143,7 @@ type ViewState = {
   /** The proposal this member signed. */
   signed?: {
     report: Report
+    observations: SignedObservation[]
     message: Hex
     e: bigint
     nonceAddress: Address
@@ -274,7 +295,7 @@ export function createOcaNode(config: OcaConfig, deps: OcaDeps) {
     await deps.nonces.use(r.round, v.view, message)
     const { e, nonceAddress } = thresholdChallenge(config.groupKey, message, nonce.point)
     const sigma = partialSign(config.secretShare, nonce.share, e)
-    v.signed = { report, message, e, nonceAddress, sigma, nonce }
+    v.signed = { report, observations, message, e, nonceAddress, sigma, nonce }
     const commitment = partialCommitment(configDigest, r.round, v.view, index, sigma)
     entry(v.commitments, message, () => new Map()).set(index, commitment)
     deps.broadcast({
@@ -296,7 +317,7 @@ export function createOcaNode(config: OcaConfig, deps: OcaDeps) {
     const prepared = entry(v.prepared, s.message, () => new Set<number>())
     if (!v.sentPrepared && commitments.size >= quorum) {
       v.sentPrepared = true
-      deps.onCommitSet?.(r.round, v.view, new Map(commitments))
+      deps.onCommitSet?.(r.round, v.view, new Map(commitments), s.message)
       const digest = keccak256(
         encodeAbiParameters(
           [{ type: 'uint8[]' }, { type: 'bytes32[]' }],
@@ -355,6 +376,15 @@ export function createOcaNode(config: OcaConfig, deps: OcaDeps) {
         signature,
         view: v.view,
         signers: chosen.map((p) => p.index),
+      })
+      deps.onEvidence?.(r.round, {
+        view: v.view,
+        report: s.report,
+        message: s.message,
+        observations: s.observations,
+        partials: new Map(v.partials),
+        nonceShares: s.nonce.shares,
+        signature,
       })
     }
   }
