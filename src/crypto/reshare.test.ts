@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict'
 import { describe, it } from 'node:test'
 import { type Hex, keccak256, toHex } from 'viem'
-import { parsePoint, pointHex, verifyShareKeyProof } from './dkg.ts'
+import { pointHex, verifyShareKeyProof } from './dkg.ts'
 import { runDkg } from './dkg-testing.ts'
 import {
   createReshareReceiver,
