@@ -16,6 +16,7 @@ import { deployContract, deployCore } from '../chain/deploy.ts'
 import { oracleRequestsIn } from '../chain/operator-events.ts'
 import { priceConfig } from '../cli/sources.ts'
 import { createLogger } from '../common.ts'
+import type { BidderEvent } from '../node/bidder.ts'
 import type { CommitRevealEvent } from '../node/commitreveal.ts'
 import { type DirectRequestEvent, specIdOf } from '../node/directrequest.ts'
 import { startLocalNode } from '../node/local.ts'
@@ -23,9 +24,11 @@ import type { OcaJobEvent } from '../node/offchainaggregation.ts'
 import { createHttpClient } from '../pipeline/http-client.ts'
 import { parseJson } from '../pipeline/json.ts'
 import { type CommitteeDemoResult, runCommitteeDemo } from './committee.ts'
+import { type MarketDemoResult, runMarketDemo } from './market.ts'
 import { runOcaDemo } from './oca.ts'
 
 export type DemoResult = {
+  market: MarketDemoResult
   oca: { round: number; answer: bigint; gasUsed: bigint }[]
   committee: CommitteeDemoResult
   answer: bigint
@@ -130,6 +133,7 @@ export async function runDemo(print: (line: string) => void = console.log): Prom
     // The node: its own data folder (PGlite), the node key imported into its encrypted keystore.
     const commitRevealListeners: ((member: number, e: CommitRevealEvent) => void)[] = []
     const ocaListeners: ((member: number, e: OcaJobEvent) => void)[] = []
+    const bidderListeners: ((member: number, e: BidderEvent) => void)[] = []
     const startMember = async (member: number, extra: { onEvent?: typeof onEvent } = {}) => {
       const local = await startLocalNode({
         rpcUrl: anvil.rpcUrl,
@@ -141,6 +145,9 @@ export async function runDemo(print: (line: string) => void = console.log): Prom
         },
         onOcaEvent: (e) => {
           for (const listener of ocaListeners) listener(member, e)
+        },
+        onBidderEvent: (e) => {
+          for (const listener of bidderListeners) listener(member, e)
         },
         ...extra,
       })
@@ -242,18 +249,20 @@ export async function runDemo(print: (line: string) => void = console.log): Prom
       `${answer} (PriceConsumer.latestAnswer, ${PAIR} x ${TIMES}; the price adapter said ${observed.result} from ${observed.used})`,
     )
 
-    // Part two: a committee of four nodes (this one and three more, each with its own price
-    // adapter over four of the five exchanges) answers through commit–reveal and keeps a feed.
-    const nodes = [first]
-    const adapterUrls = [adapter.url]
-    for (let member = 1; member < 4; member++) {
+    // A further node with its own price adapter over the exchanges `sources` picks.
+    const startWithAdapter = async (
+      member: number,
+      sources: (index: number) => boolean,
+      minSources: number,
+      about = '',
+    ) => {
       const config = priceConfig(exchanges)
       const own = await serveAdapter(
         createPriceAdapter({
           config: PriceConfigSchema.parse({
             ...config,
-            minSources: 2,
-            sources: config.sources.filter((_, j) => j !== member),
+            minSources,
+            sources: config.sources.filter((_, j) => sources(j)),
           }),
           http: adapterHttp,
         }),
@@ -265,12 +274,16 @@ export async function runDemo(print: (line: string) => void = console.log): Prom
         'application/json',
         JSON.stringify({ name: 'price', url: own.url }),
       )
+      const started = `started: API ${local.node.apiUrl}, key ${local.node.keys.join(', ')}, its own price adapter ${own.url}${about}`
+      return { local, print: () => line(`node ${member + 1}`, started) }
+    }
+    // Part two: a committee of four nodes (this one and three more, each with its own price
+    // adapter over four of the five exchanges) answers through commit–reveal and keeps a feed.
+    const nodes = [first]
+    for (let member = 1; member < 4; member++) {
+      const { local, print } = await startWithAdapter(member, (j) => j !== member, 2)
+      print()
       nodes.push(local)
-      adapterUrls.push(own.url)
-      line(
-        `node ${member + 1}`,
-        `started: API ${local.node.apiUrl}, key ${local.node.keys.join(', ')}, its own price adapter ${own.url}`,
-      )
     }
     const committee = await runCommitteeDemo({
       owner,
@@ -279,6 +292,7 @@ export async function runDemo(print: (line: string) => void = console.log): Prom
       line,
       onEvents: (listener) => commitRevealListeners.push(listener),
     })
+    commitRevealListeners.length = 0 // part two is over; its rounds are not printed again
 
     // Part three: the same four nodes as an off-chain aggregation committee (issue 7), through
     // the offchainaggregation job: a group key by DKG over libp2p, then feed rounds signed with
@@ -290,7 +304,38 @@ export async function runDemo(print: (line: string) => void = console.log): Prom
       onEvents: (listener) => ocaListeners.push(listener),
     })
     cleanup.push(() => oca.stop())
+    await oca.stop()
+    line('jobs', 'offchainaggregation jobs deleted through the API')
+
+    // Part four: order matching (issue 8). Two more nodes join, each with its own adapter; node
+    // 5's sees only exchange 5, which is down, so it can bid but never answer. A purchaser posts
+    // an SLA, the market selects four of the bidders, they serve the round, the deposits are
+    // returned or forfeited and the reputation contract records it.
+    const [fifth, sixth] = await Promise.all([
+      startWithAdapter(
+        4,
+        (j) => j === 4,
+        1,
+        ' over exchange 5 only, which is down: it will not be able to answer',
+      ),
+      startWithAdapter(5, (j) => j !== 0, 2),
+    ])
+    fifth.print()
+    sixth.print()
+    const market = await runMarketDemo({
+      owner,
+      purchaser: await createChainClient({
+        rpcUrl: anvil.rpcUrl,
+        privateKey: ANVIL_PRIVATE_KEYS[7] as `0x${string}`,
+      }),
+      link: core.linkToken,
+      nodes: [...nodes, fifth.local, sixth.local],
+      line,
+      onCommitRevealEvents: (listener) => commitRevealListeners.push(listener),
+      onBidderEvents: (listener) => bidderListeners.push(listener),
+    })
     return {
+      market,
       oca: oca.rounds,
       committee,
       answer,

@@ -27,7 +27,7 @@ export type LocalNodeParameters = {
   logger?: Logger
   /** Changes to the configuration built here. */
   configure?: (config: NodeConfig) => NodeConfig
-} & Pick<StartNodeParameters, 'onEvent' | 'onCommitRevealEvent' | 'onOcaEvent'>
+} & Pick<StartNodeParameters, 'onEvent' | 'onCommitRevealEvent' | 'onOcaEvent' | 'onBidderEvent'>
 
 export type LocalNode = {
   node: OracleNode
@@ -84,6 +84,7 @@ export async function startLocalNode(params: LocalNodeParameters): Promise<Local
       ...(params.onEvent ? { onEvent: params.onEvent } : {}),
       ...(params.onCommitRevealEvent ? { onCommitRevealEvent: params.onCommitRevealEvent } : {}),
       ...(params.onOcaEvent ? { onOcaEvent: params.onOcaEvent } : {}),
+      ...(params.onBidderEvent ? { onBidderEvent: params.onBidderEvent } : {}),
       // The local node's keystores are throwaway: a cheap scrypt keeps starts fast.
       scryptN: 2 ** 12,
     })
