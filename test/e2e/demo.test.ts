@@ -72,12 +72,16 @@ it('the main job (`npm start` = `orakel demo`) puts a fetched price on chain', a
   )
   const oca = [
     ...stdout.matchAll(
-      /oca round (\d) +answer ([\d.]+) USD: one transmit, one threshold signature, (\d+) gas/g,
+      /oca round (\d+) +answer ([\d.]+) USD: one transmit, one threshold signature, (\d+) gas/g,
     ),
   ]
-  assert.deepEqual(
-    oca.map((m) => m[1]),
-    ['1', '2', '3'],
+  // Three rounds on chain, in order (a round that timed out on a busy machine leaves a gap: its
+  // number is never reused).
+  assert.equal(oca.length, 3, stdout)
+  const ocaRounds = oca.map((m) => Number(m[1]))
+  assert.ok(
+    ocaRounds[0]! >= 1 && ocaRounds[0]! < ocaRounds[1]! && ocaRounds[1]! < ocaRounds[2]!,
+    `${ocaRounds}`,
   )
   for (const m of oca) assert.ok(Number(m[2]) > 2900 && Number(m[2]) < 3100, `oca answer ${m[2]}`)
 
