@@ -5,7 +5,8 @@ pragma solidity ^0.8.24;
 /// @notice The order-matching contract of whitepaper §2.1: a purchaser posts a service-level
 ///         agreement (SLA) with its LINK in escrow, oracle nodes bid by locking a penalty deposit,
 ///         the contract selects a committee by reputation, then price, then bid order, and the
-///         committee serves the SLA through one of the commit–reveal aggregators the market owns.
+///         committee serves the SLA by commit–reveal on one of the aggregators the market owns,
+///         or by off-chain aggregation through a ThresholdAggregator made for the SLA.
 ///         After the round the deposits of oracles that answered are returned; the deposits of
 ///         oracles that did not answer are forfeited to the purchaser, and the reputation
 ///         contract records every assignment and outcome.
@@ -29,15 +30,26 @@ pragma solidity ^0.8.24;
 ///         the purchaser and recorded as a penalty. Escrow the aggregator refunded goes to the
 ///         purchaser. The aggregator returns to the pool. Status `Settled`.
 ///
+///      Off-chain aggregation (`mode` = OffchainAggregation): finalize selects the same way but
+///      keeps n × clearing price in the market and opens no round; the SLA's aggregator is the
+///      factory's CREATE2 address `predict(slaId)`, to which the committee binds its DKG. Each
+///      member calls `confirmGroupKey`; when n − f members confirmed the same key, the factory
+///      deploys the SlaThresholdAggregator with it. `settle` (once the aggregator has an answer,
+///      or from the response deadline on): an answer with `updatedAt` ≤ responseDeadline pays
+///      every member that confirmed that key the clearing price and returns its deposit; the
+///      others forfeit theirs. No answer by the deadline: every member's deposit is forfeited to
+///      the purchaser and the whole escrow refunded.
+///
 ///      Money moves by push; a transfer the token refuses is credited to the recipient instead
 ///      (`owed`, `withdraw`). Invariant: LINK held by the market =
-///      Σ escrow(SLA in Bidding) + Σ lockedDeposits(SLA in Bidding or Serving)
+///      Σ escrow(SLA in Bidding, or Serving in OCA mode) + Σ lockedDeposits(SLA in Bidding or Serving)
 ///      + Σ aggregatorRefund(SLA in Serving) + Σ owed(account), plus any LINK sent by plain transfer.
 interface IOrderMatching {
     // ------------------------------------------------------------------ types
 
-    /// @notice How the selected committee aggregates. Only `CommitReveal` is served so far;
-    ///         `OffchainAggregation` (DKG + ThresholdAggregator) comes next.
+    /// @notice How the selected committee aggregates: `CommitReveal` on a pool
+    ///         CommitRevealAggregator, or `OffchainAggregation` (DKG, one threshold Schnorr
+    ///         signature) on a SlaThresholdAggregator created for the SLA.
     enum AggregationMode {
         CommitReveal,
         OffchainAggregation
@@ -61,18 +73,23 @@ interface IOrderMatching {
     }
 
     /// @notice A purchaser's service-level agreement, as `propose` takes it.
-    /// @param specId The job the nodes run (their `commitreveal` job's external job id).
+    /// @param specId The job the nodes run (their `commitreveal` or `offchainaggregation` job's
+    ///        external job id).
     /// @param data The query parameters, CBOR as in a Chainlink request.
     /// @param n Committee size, 4 to 31; the committee tolerates f = ⌊(n−1)/3⌋ faults.
-    /// @param mode The aggregation mode (only `CommitReveal` for now).
-    /// @param aggregation The IAggregationFunction the committee's reveals go through (a contract;
-    ///        it should decide from 2f+1 values, e.g. MedianAggregation(2f+1)).
+    /// @param mode The aggregation mode.
+    /// @param aggregation Commit–reveal: the IAggregationFunction the committee's reveals go
+    ///        through (a contract; it should decide from 2f+1 values, e.g. MedianAggregation(2f+1)).
+    ///        Off-chain aggregation: unused, must be the zero address (the committee signs the
+    ///        median of 2f+1 signed observations).
     /// @param minReputation Smallest score (IReputation.score, basis points) a bid needs to qualify.
-    /// @param agreementBps A revealed value within this many basis points of the answer agrees.
+    /// @param agreementBps A revealed value within this many basis points of the answer agrees
+    ///        (commit–reveal; unused in off-chain aggregation, where no member's value is on chain).
     /// @param paymentPerOracle Most a member may be paid for its answer (LINK).
     /// @param minDeposit Penalty deposit each bid locks (LINK).
     /// @param biddingEnd Bids are accepted before this timestamp; finalize from it on.
-    /// @param responseDeadline The round's reveals close at this timestamp.
+    /// @param responseDeadline The round's reveals close at this timestamp (off-chain aggregation:
+    ///        the aggregator's answer must be on chain by it).
     struct Proposal {
         bytes32 specId;
         bytes data;
@@ -88,12 +105,14 @@ interface IOrderMatching {
     }
 
     /// @notice An SLA as the market holds it.
-    /// @param escrow The purchaser's LINK still held for it (while `Bidding`).
+    /// @param escrow The purchaser's LINK still held for it (while `Bidding`; in off-chain
+    ///        aggregation also while `Serving`: n × clearing price, paid out at settle).
     /// @param lockedDeposits The deposits held for it (bids while `Bidding`, the committee's while `Serving`).
     /// @param aggregatorRefund Escrow the aggregator has already refunded to the market and that
     ///        `settle` will pass to the purchaser (while `Serving`).
-    /// @param aggregator The pool aggregator serving it (from `Serving` on).
-    /// @param roundId Its round on that aggregator (from `Serving` on).
+    /// @param aggregator The pool aggregator serving it (from `Serving` on); in off-chain
+    ///        aggregation the factory's CREATE2 address for it (code only once the key is agreed).
+    /// @param roundId Its round on that aggregator (from `Serving` on; 1 in off-chain aggregation).
     /// @param clearingPrice What each member is paid per answer (from `Serving` on).
     struct SLAView {
         SLAStatus status;
@@ -126,11 +145,9 @@ interface IOrderMatching {
     error UnknownAction(bytes4 selector);
     /// @notice A `bid` payload must be exactly its ABI encoding (68 bytes); this one has `length`.
     error MalformedData(bytes4 selector, uint256 length);
-    /// @notice This aggregation mode is not served yet.
-    error UnsupportedMode(AggregationMode mode);
     /// @notice The committee size must be between 4 and 31.
     error InvalidCommitteeSize(uint256 n);
-    /// @notice The aggregation function must be a contract.
+    /// @notice The aggregation function must be a contract (commit–reveal) or zero (off-chain aggregation).
     error InvalidAggregation(address aggregation);
     /// @notice The minimum reputation must be at most 10,000.
     error InvalidMinReputation(uint256 minReputation);
@@ -185,6 +202,15 @@ interface IOrderMatching {
     error AggregatorNotFree(address aggregator);
     /// @notice The caller is not the aggregator serving the SLA of this request.
     error NotServingAggregator(address caller, bytes32 requestId);
+    /// @notice The SLA is served by commit–reveal: it has no group key.
+    error NotOffchainAggregation(uint256 slaId);
+    /// @notice `caller` is not on the SLA's committee.
+    error NotCommitteeMember(uint256 slaId, address caller);
+    /// @notice `oracle` already confirmed a group key for this SLA (one confirmation per member).
+    error KeyAlreadyConfirmed(uint256 slaId, address oracle);
+    /// @notice Not a Schnorr group key: px must lie in (0, Q) and be the x of a secp256k1 point,
+    ///         parity 0 or 1.
+    error InvalidGroupKey(uint256 px, uint8 parity);
 
     // ------------------------------------------------------------------ events
 
@@ -194,7 +220,8 @@ interface IOrderMatching {
     );
     /// @notice `oracle` bid `price` on `slaId`, locking the SLA's minimum deposit.
     event BidPlaced(uint256 indexed slaId, address indexed oracle, uint256 price);
-    /// @notice The committee of `slaId` was selected, in aggregator index order, and its round opened.
+    /// @notice The committee of `slaId` was selected, in aggregator index order, and its round
+    ///         opened (off-chain aggregation: `aggregator` is the predicted address, `roundId` 1).
     event SLAFinalized(
         uint256 indexed slaId, address[] oracles, uint256 clearingPrice, address aggregator, uint256 roundId
     );
@@ -204,11 +231,15 @@ interface IOrderMatching {
     event SLAAnswered(uint256 indexed slaId, int256 answer);
     /// @notice `slaId` was settled: members with bit i of `revealBitmap` answered, those with
     ///         bit i of `agreeBitmap` agreed; `forfeited` LINK of deposits and `refunded` LINK of
-    ///         escrow went to the purchaser.
+    ///         escrow went to the purchaser. Off-chain aggregation: `revealBitmap` = the members
+    ///         that confirmed the aggregator's key, `agreeBitmap` = those paid (the same when the
+    ///         answer landed by the deadline, else 0).
     event SLASettled(
         uint256 indexed slaId, uint256 revealBitmap, uint256 agreeBitmap, uint256 forfeited, uint256 refunded
     );
-    /// @notice The deposit `oracle` locked on `slaId` went back to it.
+    /// @notice The deposit `oracle` locked on `slaId` went back to it (off-chain aggregation: in
+    ///         the same transfer as its pay, the clearing price, when its bit of `agreeBitmap` in
+    ///         `SLASettled` is set).
     event DepositReturned(uint256 indexed slaId, address indexed oracle, uint256 amount);
     /// @notice The deposit `oracle` locked on `slaId` went to the purchaser.
     event DepositForfeited(uint256 indexed slaId, address indexed oracle, uint256 amount);
@@ -244,8 +275,17 @@ interface IOrderMatching {
     /// @notice Returns or forfeits the committee's deposits, records the outcomes, refunds the
     ///         purchaser and frees the aggregator. Anyone, once the round is finalised and no
     ///         member can still reveal, or once its reveal deadline passed (the aggregator's
-    ///         round is then settled first).
+    ///         round is then settled first). Off-chain aggregation: once the SLA's aggregator
+    ///         has an answer, or from the response deadline on.
     function settle(uint256 slaId) external;
+
+    /// @notice A member of an off-chain-aggregation SLA's committee confirms the group key its
+    ///         DKG made (bound to the config digest of the aggregator at `getSLA(slaId).aggregator`).
+    ///         Once per member. The confirmation that makes n − f members agree on one key
+    ///         deploys the aggregator with it; later ones are recorded too (only members that
+    ///         confirmed the aggregator's key are paid). Recorded by `aggregatorFactory()`, which
+    ///         emits `GroupKeyConfirmed` and `AggregatorDeployed` (IThresholdAggregatorFactory).
+    function confirmGroupKey(uint256 slaId, uint256 px, uint8 parity) external;
 
     /// @notice The purchaser takes its escrow back: only while the SLA has no bid.
     function cancel(uint256 slaId) external;
@@ -283,7 +323,8 @@ interface IOrderMatching {
     ///         afterwards see `SLAFinalized`).
     function committeeOf(uint256 slaId) external view returns (address[] memory);
 
-    /// @notice The answer of `slaId`'s round: `answered` once the round finalised.
+    /// @notice The answer of `slaId`'s round: `answered` once the round finalised (off-chain
+    ///         aggregation: once its aggregator has an answer from no later than the deadline).
     function answerOf(uint256 slaId) external view returns (bool answered, int256 answer, uint256 updatedAt);
 
     /// @notice The request id the market used for `slaId`'s round.
@@ -300,4 +341,7 @@ interface IOrderMatching {
 
     /// @notice The reputation contract selection reads and outcomes are written to.
     function reputation() external view returns (address);
+
+    /// @notice The factory of the off-chain-aggregation SLAs' aggregators (created with the market).
+    function aggregatorFactory() external view returns (address);
 }

@@ -6,7 +6,9 @@ import {ICommitRevealAggregator} from "../interfaces/ICommitRevealAggregator.sol
 import {ILinkToken} from "../interfaces/ILinkToken.sol";
 import {IOwned} from "../interfaces/IOwned.sol";
 import {IReputation} from "../interfaces/IReputation.sol";
+import {IThresholdAggregatorFactory} from "../interfaces/IThresholdAggregatorFactory.sol";
 import {Owned} from "../shared/Owned.sol";
+import {SlaAggregatorFactory} from "./SlaAggregatorFactory.sol";
 
 /// @title OrderMatching
 /// @notice SLA proposals, bids with penalty deposits, committee selection and settlement
@@ -21,6 +23,9 @@ import {Owned} from "../shared/Owned.sol";
 ///      on this SLA". A bid locks exactly the SLA's minimum deposit, so no per-bid deposit is
 ///      stored. Likewise a pool aggregator keeps its committee's slots (member, its reveal count
 ///      and response seconds on the aggregator when the round opened) for the next SLA.
+///      Off-chain aggregation: the committee's slots are keyed by the SLA's predicted aggregator;
+///      the factory, created in the constructor, keeps the key confirmations and the
+///      aggregator's init code out of this contract's runtime code (EIP-170).
 contract OrderMatching is IOrderMatching, Owned {
     /// @notice Smallest committee.
     uint256 public constant MIN_ORACLES = 4;
@@ -42,6 +47,7 @@ contract OrderMatching is IOrderMatching, Owned {
     uint256 private constant USED = 1 << 255;
     /// @dev Set while the entry is a bid on the SLA holding the book.
     uint256 private constant LIVE = 1 << 254;
+    uint8 private constant OCA = uint8(AggregationMode.OffchainAggregation);
     /// @dev `operatorRequest(address,uint256,bytes32,bytes4,uint256,uint256,bytes)`.
     bytes4 private constant OPERATOR_REQUEST = 0x3c6d41b9;
 
@@ -76,7 +82,8 @@ contract OrderMatching is IOrderMatching, Owned {
         uint96 clearingPrice;
         // slot 3 (from finalize on)
         address aggregator;
-        uint96 roundId;
+        uint64 roundId;
+        uint32 finalizedAt;
         // slot 4...
         bytes data;
     }
@@ -90,6 +97,7 @@ contract OrderMatching is IOrderMatching, Owned {
 
     ILinkToken private immutable i_link;
     IReputation private immutable i_reputation;
+    IThresholdAggregatorFactory private immutable i_factory;
 
     uint256 private s_slaCount;
     mapping(uint256 slaId => SLACore) private s_core;
@@ -124,6 +132,7 @@ contract OrderMatching is IOrderMatching, Owned {
     constructor(address link, address reputationContract, address initialOwner) Owned(initialOwner) {
         i_link = ILinkToken(link);
         i_reputation = IReputation(reputationContract);
+        i_factory = new SlaAggregatorFactory();
     }
 
     // ------------------------------------------------------------------ propose and bid
@@ -155,9 +164,10 @@ contract OrderMatching is IOrderMatching, Owned {
     }
 
     function _propose(address purchaser, uint256 escrow, Proposal memory p) private {
-        if (p.mode != AggregationMode.CommitReveal) revert UnsupportedMode(p.mode);
         if (p.n < MIN_ORACLES || p.n > MAX_ORACLES) revert InvalidCommitteeSize(p.n);
-        if (p.aggregation.code.length == 0) revert InvalidAggregation(p.aggregation);
+        if (p.mode == AggregationMode.CommitReveal ? p.aggregation.code.length == 0 : p.aggregation != address(0)) {
+            revert InvalidAggregation(p.aggregation);
+        }
         if (p.minReputation > BPS) revert InvalidMinReputation(p.minReputation);
         if (p.agreementBps > BPS) revert InvalidAgreementBps(p.agreementBps);
         if (p.paymentPerOracle > MAX_AMOUNT) revert AmountTooLarge(p.paymentPerOracle);
@@ -218,7 +228,7 @@ contract OrderMatching is IOrderMatching, Owned {
     function finalize(uint256 slaId) external {
         SLACore memory c = s_core[slaId];
         if (c.status == NONE) revert UnknownSLA(slaId);
-        if (c.status != BIDDING) revert AlreadyFinalized(slaId, SLAStatus(c.status));
+        if (c.status != BIDDING) revert AlreadyFinalized(slaId, _status(c.status));
         if (block.timestamp < c.biddingEnd) revert BiddingOpen(slaId, c.biddingEnd);
         SLAInfo storage info = s_info[slaId];
         SLATerms memory t = s_terms[slaId];
@@ -229,9 +239,6 @@ contract OrderMatching is IOrderMatching, Owned {
         (uint256[] memory selected, uint256 k) = _select(b, info.specId, t.n, t.minReputation);
         if (k < t.n) return _cancel(slaId, c, t, b, CancelReason.TooFewBids);
         if (block.timestamp + 2 > t.responseDeadline) return _cancel(slaId, c, t, b, CancelReason.DeadlinePassed);
-        uint256 freeCount = s_stacks.freeAggregators;
-        if (freeCount == 0) return _cancel(slaId, c, t, b, CancelReason.NoAggregator);
-        address aggregator = s_freeAggregatorAt[freeCount - 1];
 
         uint256 n = k;
         address[] memory committee = new address[](n);
@@ -243,21 +250,39 @@ contract OrderMatching is IOrderMatching, Owned {
             if (b.prices[i] > price) price = b.prices[i];
             chosen |= 1 << i;
         }
-        if (!_configure(aggregator, t, info.aggregation, committee, price)) {
-            return _cancel(slaId, c, t, b, CancelReason.AggregatorRejected);
+        address aggregator;
+        uint256 roundId = 1;
+        uint256 kept; // escrow the market keeps for the SLA
+        if (t.mode == OCA) {
+            // The aggregator is created once the committee agrees on a key; its address is known now.
+            aggregator = i_factory.predict(slaId);
+            mapping(uint256 => uint256) storage members = s_members[aggregator];
+            for (uint256 j = 0; j < n; ++j) {
+                members[j] = uint160(committee[j]);
+            }
+            kept = n * price;
+        } else {
+            uint256 freeCount = s_stacks.freeAggregators;
+            if (freeCount == 0) return _cancel(slaId, c, t, b, CancelReason.NoAggregator);
+            aggregator = s_freeAggregatorAt[freeCount - 1];
+            if (!_configure(aggregator, t, info.aggregation, committee, price)) {
+                return _cancel(slaId, c, t, b, CancelReason.AggregatorRejected);
+            }
+            bool opened;
+            (opened, roundId) = _openRound(aggregator, slaId, info, n * price);
+            if (!opened) return _cancel(slaId, c, t, b, CancelReason.AggregatorRejected);
+            // The round is open: the SLA is served by `aggregator` from now on.
+            _takeAggregator(aggregator, slaId);
         }
-        (bool opened, uint256 roundId) = _openRound(aggregator, slaId, info, n * price);
-        if (!opened) return _cancel(slaId, c, t, b, CancelReason.AggregatorRejected);
 
-        // The round is open: the SLA is served by `aggregator` from now on.
-        _takeAggregator(aggregator, slaId);
         c.status = SERVING;
         s_core[slaId] = c;
         uint256 refund = info.escrow - n * price;
-        info.escrow = 0;
+        info.escrow = uint96(kept);
         info.aggregator = aggregator;
         info.clearingPrice = uint96(price);
-        info.roundId = uint96(roundId);
+        info.roundId = uint64(roundId);
+        info.finalizedAt = uint32(block.timestamp);
         emit SLAFinalized(slaId, committee, price, aggregator, roundId);
 
         i_reputation.recordAssignments(info.specId, committee, t.minDeposit);
@@ -408,8 +433,8 @@ contract OrderMatching is IOrderMatching, Owned {
         if (c.status == NONE) revert UnknownSLA(slaId);
         SLAInfo storage info = s_info[slaId];
         if (msg.sender != info.purchaser) revert NotPurchaser(slaId, msg.sender);
-        if (c.status == SETTLED || c.status == CANCELLED) revert SLAClosed(slaId, SLAStatus(c.status));
-        if (c.status != BIDDING || c.bids != 0) revert EscrowLocked(slaId, SLAStatus(c.status));
+        if (c.status == SETTLED || c.status == CANCELLED) revert SLAClosed(slaId, _status(c.status));
+        if (c.status != BIDDING || c.bids != 0) revert EscrowLocked(slaId, _status(c.status));
         _freeBook(c.book);
         _cancel(slaId, c, s_terms[slaId], Bids(new address[](0), new uint256[](0)), CancelReason.ByPurchaser);
     }
@@ -423,12 +448,49 @@ contract OrderMatching is IOrderMatching, Owned {
         emit SLAAnswered(slaId, answer);
     }
 
+    /// @dev What settle does for each member and tells in `SLASettled`, by mode.
+    struct Settlement {
+        IReputation.Outcome[] outcomes;
+        uint256 revealBitmap;
+        uint256 agreeBitmap;
+        uint256 refunded;
+        /// @dev Paid by the market to each member that completed (off-chain aggregation).
+        uint256 pay;
+    }
+
     /// @inheritdoc IOrderMatching
     function settle(uint256 slaId) external {
-        SLACore memory c = s_core[slaId];
-        if (c.status == NONE) revert UnknownSLA(slaId);
-        if (c.status != SERVING) revert NotServing(slaId, SLAStatus(c.status));
+        SLACore memory c = _serving(slaId);
         SLAInfo storage info = s_info[slaId];
+        SLATerms memory t = s_terms[slaId];
+        Settlement memory s = t.mode == OCA ? _offchainRound(slaId, info, t) : _commitRevealRound(slaId, info, t);
+        c.status = SETTLED;
+        s_core[slaId] = c;
+
+        uint256 deposit = t.minDeposit;
+        uint256 forfeited;
+        for (uint256 i = 0; i < s.outcomes.length; ++i) {
+            IReputation.Outcome memory o = s.outcomes[i];
+            if (o.completed) {
+                emit DepositReturned(slaId, o.oracle, deposit);
+                _pay(o.oracle, deposit + s.pay);
+            } else {
+                o.penalty = uint96(deposit);
+                forfeited += deposit;
+                emit DepositForfeited(slaId, o.oracle, deposit);
+            }
+        }
+        emit SLASettled(slaId, s.revealBitmap, s.agreeBitmap, forfeited, s.refunded);
+        i_reputation.recordOutcomes(info.specId, s.outcomes);
+        _refundPurchaser(slaId, info.purchaser, s.refunded + forfeited);
+    }
+
+    /// @dev The round of a commit–reveal SLA, settled on its aggregator if need be (which
+    ///      refunds the escrow of missing reveals to the market); the aggregator returns to the pool.
+    function _commitRevealRound(uint256 slaId, SLAInfo storage info, SLATerms memory t)
+        private
+        returns (Settlement memory s)
+    {
         ICommitRevealAggregator aggregator = ICommitRevealAggregator(info.aggregator);
         uint256 roundId = info.roundId;
         ICommitRevealAggregator.RoundView memory r = aggregator.getRound(roundId);
@@ -438,40 +500,71 @@ contract OrderMatching is IOrderMatching, Owned {
             aggregator.settle(roundId);
             r = aggregator.getRound(roundId);
         }
-
-        c.status = SETTLED;
-        s_core[slaId] = c;
         _releaseAggregator(address(aggregator));
 
-        SLATerms memory t = s_terms[slaId];
         uint256 n = t.n;
-        uint256 price = info.clearingPrice;
-        uint256 deposit = t.minDeposit;
         mapping(uint256 => uint256) storage members = s_members[address(aggregator)];
-        IReputation.Outcome[] memory outcomes = new IReputation.Outcome[](n);
+        s.outcomes = new IReputation.Outcome[](n);
         uint256 reveals;
-        uint256 forfeited;
         for (uint256 i = 0; i < n; ++i) {
             uint256 m = members[i];
-            address oracle = address(uint160(m));
-            IReputation.Outcome memory o = outcomes[i];
-            o.oracle = oracle;
+            IReputation.Outcome memory o = s.outcomes[i];
+            o.oracle = address(uint160(m));
             if (r.revealBitmap & (1 << i) != 0) {
                 reveals += 1;
                 o.completed = true;
                 o.accepted = r.agreeBitmap & (1 << i) != 0;
-                o.responseSeconds = _responseSeconds(aggregator, oracle, m);
-                _returnDeposit(slaId, oracle, deposit);
-            } else {
-                o.penalty = uint96(deposit);
-                forfeited += deposit;
-                emit DepositForfeited(slaId, oracle, deposit);
+                o.responseSeconds = _responseSeconds(aggregator, o.oracle, m);
             }
         }
-        uint256 refunded = (n - reveals) * price;
-        emit SLASettled(slaId, r.revealBitmap, r.agreeBitmap, forfeited, refunded);
-        i_reputation.recordOutcomes(info.specId, outcomes);
-        _refundPurchaser(slaId, info.purchaser, refunded + forfeited);
+        s.revealBitmap = r.revealBitmap;
+        s.agreeBitmap = r.agreeBitmap;
+        s.refunded = (n - reveals) * info.clearingPrice;
+    }
+
+    /// @inheritdoc IOrderMatching
+    function confirmGroupKey(uint256 slaId, uint256 px, uint8 parity) external {
+        _serving(slaId);
+        if (s_terms[slaId].mode != OCA) revert NotOffchainAggregation(slaId);
+        i_factory.confirm(slaId, msg.sender, px, parity);
+    }
+
+    /// @dev The round of an off-chain-aggregation SLA: an answer on its aggregator by the
+    ///      response deadline pays every member that confirmed the aggregator's key (the others
+    ///      forfeit their deposits); no answer by the deadline forfeits every deposit and refunds
+    ///      the whole escrow (see docs/protocol/market.md).
+    function _offchainRound(uint256 slaId, SLAInfo storage info, SLATerms memory t)
+        private
+        returns (Settlement memory s)
+    {
+        (bool answered, int256 answer, uint256 updatedAt, uint256 confirmed) = _outcome(slaId, t.responseDeadline);
+        if (!answered && block.timestamp < t.responseDeadline) {
+            revert RoundInProgress(slaId, 1, t.responseDeadline);
+        }
+        uint256 n = t.n;
+        uint256 price = info.clearingPrice;
+        s.refunded = info.escrow;
+        info.escrow = 0;
+        s.revealBitmap = confirmed;
+        if (answered) {
+            emit SLAAnswered(slaId, answer);
+            s.agreeBitmap = confirmed;
+            s.pay = price;
+        }
+        uint256 elapsed = answered ? updatedAt - info.finalizedAt : 0;
+        uint32 responseSeconds = elapsed > type(uint32).max ? type(uint32).max : uint32(elapsed);
+        mapping(uint256 => uint256) storage members = s_members[info.aggregator];
+        s.outcomes = new IReputation.Outcome[](n);
+        for (uint256 i = 0; i < n; ++i) {
+            IReputation.Outcome memory o = s.outcomes[i];
+            o.oracle = address(uint160(members[i]));
+            if (s.agreeBitmap & (1 << i) != 0) {
+                o.completed = true;
+                o.accepted = true;
+                o.responseSeconds = responseSeconds;
+                s.refunded -= price;
+            }
+        }
     }
 
     /// @dev The member's response time in this round: the growth of its response seconds on the
@@ -600,7 +693,7 @@ contract OrderMatching is IOrderMatching, Owned {
         SLACore memory c = s_core[slaId];
         SLATerms memory t = s_terms[slaId];
         SLAInfo storage info = s_info[slaId];
-        v.status = SLAStatus(c.status);
+        v.status = _status(c.status);
         v.purchaser = info.purchaser;
         v.specId = info.specId;
         v.n = t.n;
@@ -621,6 +714,7 @@ contract OrderMatching is IOrderMatching, Owned {
             v.lockedDeposits = uint256(c.bids) * t.minDeposit;
         } else if (c.status == SERVING) {
             v.lockedDeposits = uint256(t.n) * t.minDeposit;
+            if (t.mode == OCA) return v;
             ICommitRevealAggregator.RoundView memory r = ICommitRevealAggregator(info.aggregator).getRound(info.roundId);
             uint256 spent = _popcount(r.revealBitmap) * info.clearingPrice + r.escrow;
             v.aggregatorRefund = uint256(t.n) * info.clearingPrice - spent;
@@ -655,6 +749,10 @@ contract OrderMatching is IOrderMatching, Owned {
     function answerOf(uint256 slaId) external view returns (bool answered, int256 answer, uint256 updatedAt) {
         SLAInfo storage info = s_info[slaId];
         if (info.aggregator == address(0)) return (false, 0, 0);
+        if (s_terms[slaId].mode == OCA) {
+            (answered, answer, updatedAt,) = _outcome(slaId, s_terms[slaId].responseDeadline);
+            return (answered, answer, updatedAt);
+        }
         ICommitRevealAggregator.RoundView memory r = ICommitRevealAggregator(info.aggregator).getRound(info.roundId);
         if (r.status != ICommitRevealAggregator.RoundStatus.Finalized) return (false, 0, 0);
         return (true, r.answer, r.updatedAt);
@@ -685,11 +783,34 @@ contract OrderMatching is IOrderMatching, Owned {
         return address(i_reputation);
     }
 
+    /// @inheritdoc IOrderMatching
+    function aggregatorFactory() external view returns (address) {
+        return address(i_factory);
+    }
+
     // ------------------------------------------------------------------ internals
 
     /// @dev The request id of `slaId`'s round: the market is the requester and the SLA id its nonce.
     function _requestId(uint256 slaId) private view returns (bytes32) {
         return keccak256(abi.encodePacked(address(this), slaId));
+    }
+
+    function _outcome(uint256 slaId, uint256 deadline) private view returns (bool, int256, uint256, uint256) {
+        return i_factory.outcome(slaId, deadline);
+    }
+
+    /// @dev `status` as an SLAStatus (always in range: only the constants above are stored).
+    function _status(uint8 status) private pure returns (SLAStatus s) {
+        assembly ("memory-safe") {
+            s := status
+        }
+    }
+
+    /// @dev The core of `slaId`, which must be served.
+    function _serving(uint256 slaId) private view returns (SLACore memory c) {
+        c = s_core[slaId];
+        if (c.status == NONE) revert UnknownSLA(slaId);
+        if (c.status != SERVING) revert NotServing(slaId, _status(c.status));
     }
 
     function _popcount(uint256 x) private pure returns (uint256 count) {

@@ -313,7 +313,8 @@ describe('OrderMatching', () => {
     const [purchaser] = m.purchasers as [Signer]
     const t = await m.now()
     const cases: [Partial<Parameters<MarketFixture['proposal']>[0]>, string, bigint?][] = [
-      [{ mode: AGGREGATION_MODE.OffchainAggregation }, 'UnsupportedMode'],
+      // Off-chain aggregation uses no aggregation function: it must be zero.
+      [{ mode: AGGREGATION_MODE.OffchainAggregation }, 'InvalidAggregation'],
       [{ n: 3 }, 'InvalidCommitteeSize'],
       [{ n: 32 }, 'InvalidCommitteeSize'],
       [{ aggregation: purchaser.address }, 'InvalidAggregation'],
