@@ -160,7 +160,8 @@ contract SlaAggregatorFactory is IThresholdAggregatorFactory {
             mstore(add(ptr, 0x60), rhs)
             mstore(add(ptr, 0x80), shr(1, sub(p, 1)))
             mstore(add(ptr, 0xa0), p)
-            valid := and(staticcall(gas(), 5, ptr, 0xc0, ptr, 0x20), eq(mload(ptr), 1))
+            let ok := staticcall(gas(), 5, ptr, 0xc0, ptr, 0x20)
+            valid := and(ok, eq(mload(ptr), 1))
         }
     }
 

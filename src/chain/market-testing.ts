@@ -10,9 +10,11 @@ import {
   decodeErrorResult,
   encodeFunctionData,
   type Hex,
+  keccak256,
   parseEventLogs,
   type TransactionReceipt,
   toHex,
+  zeroAddress,
 } from 'viem'
 import {
   CommitRevealAggregatorAbi,
@@ -22,7 +24,11 @@ import {
   MedianAggregationBytecode,
   OrderMatchingAbi,
   ReputationAbi,
+  SlaAggregatorFactoryAbi,
+  ThresholdAggregatorAbi,
 } from '../../artifacts/abis.ts'
+import { thresholdCommittee } from '../crypto/dkg-testing.ts'
+import { configDigestOf, reportMessage } from '../oca/report.ts'
 import { commitmentOf, randomSalt } from './commit-reveal.ts'
 import { fundedSigners, type Signer } from './commit-reveal-testing.ts'
 import { deployContract } from './deploy.ts'
@@ -31,6 +37,7 @@ import { revertDataOf } from './revert.ts'
 import { allErrorsAbi, fundLink, LINK, type TestChain } from './testing.ts'
 
 export const MARKET_ABI = [...OrderMatchingAbi, ...allErrorsAbi] as Abi
+export const FACTORY_ABI = [...SlaAggregatorFactoryAbi, ...allErrorsAbi] as Abi
 const AGGREGATOR_ABI = [...CommitRevealAggregatorAbi, ...allErrorsAbi] as Abi
 
 /** `IOrderMatching.SLAView` as viem decodes it. */
@@ -118,6 +125,27 @@ export type MarketFixture = {
   ): Promise<TransactionReceipt[]>
   /** The signer of a committee member. */
   signerOf(address: Address): Signer
+  /** The market's SlaAggregatorFactory. */
+  factory: Address
+  /** A proposal served by off-chain aggregation (no aggregation function), with `overrides`. */
+  ocaProposal(overrides?: Partial<SlaProposal>): Promise<SlaProposal>
+  /**
+   * The committee of a serving off-chain-aggregation SLA and its group key, made as the nodes
+   * make it: a DKG (in process) bound to the config digest of the SLA's predicted aggregator.
+   */
+  ocaCommittee(slaId: bigint): Promise<OcaCommittee>
+}
+
+export type OcaCommittee = {
+  members: Address[]
+  f: number
+  aggregator: Address
+  configDigest: Hex
+  key: ReturnType<typeof thresholdCommittee>
+  /** Member i confirms `key` (the committee's by default); the receipt may be a revert. */
+  confirm(i: number, key?: { x: bigint; parity: number }): Promise<TransactionReceipt>
+  /** The committee signs round `round` with `answer`; `from` transmits it. */
+  transmit(from: Signer, round: number, answer: bigint): Promise<TransactionReceipt>
 }
 
 export type DeployMarketFixtureParameters = {
@@ -188,6 +216,7 @@ export async function deployMarketFixture(
     }
   }
   const now = async () => Number((await owner.getBlock()).timestamp)
+  const factory = (await read<Address>('aggregatorFactory')) as Address
 
   const fixture: MarketFixture = {
     chain,
@@ -262,6 +291,55 @@ export async function deployMarketFixture(
       const s = signers.get(address)
       if (!s) throw new Error(`no signer for ${address}`)
       return s
+    },
+    factory,
+    async ocaProposal(overrides = {}) {
+      return fixture.proposal({
+        mode: AGGREGATION_MODE.OffchainAggregation,
+        aggregation: zeroAddress,
+        agreementBps: 0,
+        ...overrides,
+      })
+    },
+    async ocaCommittee(slaId) {
+      const v = await fixture.sla(slaId)
+      const members = await read<Address[]>('committeeOf', [slaId])
+      const f = Math.floor((members.length - 1) / 3)
+      const configDigest = configDigestOf({
+        chainId: owner.chain.id,
+        aggregator: v.aggregator,
+        oracles: members,
+        f,
+        epoch: 1,
+      })
+      const key = thresholdCommittee(members.length, f + 1, configDigest)
+      return {
+        members,
+        f,
+        aggregator: v.aggregator,
+        configDigest,
+        key,
+        confirm: (i, k = key.publicKey) =>
+          call(
+            fixture.signerOf(members[i] as Address),
+            'confirmGroupKey',
+            [slaId, k.x, k.parity],
+            3_000_000n,
+          ),
+        transmit(from, round, answer) {
+          const observationsHash = keccak256(toHex(`observations of round ${round}`))
+          const sig = key.sign(reportMessage(configDigest, { round, answer, observationsHash }))
+          return from.send(
+            v.aggregator,
+            encodeFunctionData({
+              abi: ThresholdAggregatorAbi,
+              functionName: 'transmit',
+              args: [round, answer, observationsHash, sig.s, sig.nonceAddress],
+            }),
+            200_000n,
+          )
+        },
+      }
     },
     async serve(slaId, values, options = {}) {
       const v = await fixture.sla(slaId)
