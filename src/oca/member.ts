@@ -156,6 +156,7 @@ function parseNonceSession(id: string): { batch: number; attempt: number } | und
 /** Messages kept for rounds this member has not started yet. */
 const MAX_EARLY_ROUNDS = 4
 const MAX_EARLY_PER_ROUND = 256
+const PRUNE_EVERY = 8
 
 /**
  * The member's share of the group key: from the store, or made now by a DKG session with the
@@ -254,6 +255,7 @@ export async function createOcaMember(
   /** When each running round started here (performance.now(), at observe). */
   const startedAt = new Map<number, number>()
   const early = new Map<number, OcaMessage[]>()
+  let prunedAt = -Infinity
   const timers = new Set<ReturnType<typeof setTimeout>>()
   const inFlight = new Set<Promise<void>>()
 
@@ -609,10 +611,14 @@ export async function createOcaMember(
         attempts.delete(b)
         exhausted.delete(b)
       }
-    try {
-      await store.prune(configDigest, round - MAX_EARLY_ROUNDS)
-    } catch (err) {
-      log.warn({ round, err: reasonOf(err) }, 'could not prune old nonces')
+    // Unused nonces of past rounds: a delete every PRUNE_EVERY rounds, not one per round.
+    if (round - prunedAt >= PRUNE_EVERY) {
+      prunedAt = round
+      try {
+        await store.prune(configDigest, round - MAX_EARLY_ROUNDS)
+      } catch (err) {
+        log.warn({ round, err: reasonOf(err) }, 'could not prune old nonces')
+      }
     }
   }
 
