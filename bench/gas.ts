@@ -275,6 +275,8 @@ async function main() {
       console.log(JSON.stringify({ bench: 'gas', case: 'market', ...c, ...extra }))
       snapshotFigures[`market_n${c.n}_finalize_gas`] = c.finalize_gas
     }
+    console.log(JSON.stringify({ bench: 'gas', case: 'market_oca', n: 4, ...market.oca }))
+    for (const [k, v] of Object.entries(market.oca)) snapshotFigures[`market_oca_${k}`] = v
     if (base) {
       snapshotFigures.market_propose_gas = base.propose_gas
       snapshotFigures.market_bid_gas = Math.max(...market.cases.map((c) => c.bid_gas))

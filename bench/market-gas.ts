@@ -1,6 +1,9 @@
 /**
  * Gas of the order-matching market (OrderMatching): posting an SLA, a bid, finalize with 4, 7
  * and 16 bidders for a committee of 4, and settlement of a round all four members answered.
+ * Off-chain-aggregation mode (committee of 4 among 4 bidders): finalize, a member's group-key
+ * confirmation, the confirmation that deploys the SLA's aggregator, the transmission on it and
+ * settle after all four confirmed and the answer landed.
  * Measured in the steady state: warm-up SLAs first run with every bidder, so the bid book, each
  * bidder's tag in it, the pool aggregator's committee slots and every bidder's reputation record
  * already hold values, as on a market that has been running. The first bid an oracle ever
@@ -10,6 +13,20 @@ import type { TransactionReceipt } from 'viem'
 import type { Signer } from '../src/chain/commit-reveal-testing.ts'
 import { deployMarketFixture, type MarketFixture } from '../src/chain/market-testing.ts'
 import { increaseTime, LINK, type TestChain } from '../src/chain/testing.ts'
+
+/** Off-chain-aggregation figures (committee of 4, 4 bidders). */
+export type MarketOcaGas = {
+  finalize_gas: number
+  /** A confirmation that does not deploy (the largest of them). */
+  confirm_gas: number
+  /** The confirmation that makes n − f and deploys the SlaThresholdAggregator. */
+  confirm_deploy_gas: number
+  /** `transmit` of round 1 on the SLA's aggregator (its answer slot is still empty). */
+  first_transmit_gas: number
+  /** `transmit` of a later round (steady state; ThresholdAggregator's figure). */
+  transmit_gas: number
+  settle_gas: number
+}
 
 export type MarketGas = {
   /** Bidders (the committee is 4). */
@@ -53,10 +70,40 @@ async function slaRound(m: MarketFixture, bidders: Signer[], prices: (i: number)
   return { propose, bids, finalize, settle }
 }
 
-/** Measures the market on `chain`; returns one figure set per bidder count, and the cold bid. */
+async function ocaRound(m: MarketFixture, bidders: Signer[]): Promise<MarketOcaGas> {
+  const chain = m.chain
+  const [purchaser] = m.purchasers as [Signer]
+  const proposal = await m.ocaProposal({ minDeposit: DEPOSIT, paymentPerOracle: LINK })
+  const { slaId } = await m.propose(purchaser, proposal)
+  for (const o of bidders) gasOf(await m.bid(o, slaId, LINK / 2n, DEPOSIT), 'bid')
+  await increaseTime(chain, 100)
+  const finalize = gasOf(await m.call(purchaser, 'finalize', [slaId], 5_000_000n), 'finalize')
+  const c = await m.ocaCommittee(slaId)
+  const confirms: number[] = []
+  for (let i = 0; i < COMMITTEE; i++) confirms.push(gasOf(await c.confirm(i), 'confirmGroupKey'))
+  const quorum = COMMITTEE - c.f - 1
+  await increaseTime(chain, 5)
+  const first = gasOf(await c.transmit(purchaser, 1, 1_000_000n), 'transmit')
+  const settle = gasOf(await m.call(purchaser, 'settle', [slaId], 2_000_000n), 'settle')
+  // The aggregator goes on as a feed: a later round is the steady-state transmission.
+  const transmit = gasOf(await c.transmit(purchaser, 2, 1_000_001n), 'transmit')
+  return {
+    finalize_gas: finalize,
+    confirm_gas: Math.max(...confirms.filter((_, i) => i !== quorum)),
+    confirm_deploy_gas: confirms[quorum] as number,
+    first_transmit_gas: first,
+    transmit_gas: transmit,
+    settle_gas: settle,
+  }
+}
+
+/**
+ * Measures the market on `chain`; returns one figure set per bidder count, the cold bid, and
+ * the off-chain-aggregation figures.
+ */
 export async function measureMarket(
   chain: TestChain,
-): Promise<{ cases: MarketGas[]; first_bid_gas: number }> {
+): Promise<{ cases: MarketGas[]; first_bid_gas: number; oca: MarketOcaGas }> {
   const most = Math.max(...MARKET_BIDDERS)
   const m = await deployMarketFixture(chain, { aggregators: 1, purchasers: 1, oracles: most })
   const oracles = m.oracles
@@ -82,5 +129,9 @@ export async function measureMarket(
       settle_gas: r.settle,
     })
   }
-  return { cases, first_bid_gas: firstBid }
+  // Off-chain aggregation: a warm-up SLA first (the factory's per-SLA slots are new for every
+  // SLA, as the committee's on the market; the warm-up only warms what is shared).
+  await ocaRound(m, oracles.slice(0, COMMITTEE))
+  const oca = await ocaRound(m, oracles.slice(0, COMMITTEE))
+  return { cases, first_bid_gas: firstBid, oca }
 }
