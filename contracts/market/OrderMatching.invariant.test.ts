@@ -2,8 +2,10 @@
  * Invariant fuzzing of the order-matching market's money on a real anvil: random sequences of
  * proposals (three purchasers), bids (seven oracles, some refused), finalizations, committees
  * answering (some members silent, some far off), settlements, purchaser cancellations and clock
- * jumps, over two pool aggregators. After every step:
- *   LINK held by the market = Σ escrow (SLAs bidding) + Σ locked deposits (bidding or serving)
+ * jumps, over two pool aggregators; a third of the SLAs are served by off-chain aggregation
+ * (members confirm a key from a real DKG, some stay silent, the committee signs a report when the
+ * key was agreed). After every step:
+ *   LINK held by the market = Σ escrow (SLAs bidding; OCA SLAs serving) + Σ locked deposits (bidding or serving)
  *     + Σ escrow the aggregators refunded and settle has not passed on (serving) + Σ owed;
  * at the end, once every SLA is driven to its end: the market holds nothing, and every deposit
  * a bid locked was returned or forfeited exactly once (never both, never twice).
@@ -14,7 +16,11 @@ import fc from 'fast-check'
 import { type Address, parseEventLogs } from 'viem'
 import { CommitRevealAggregatorAbi, OrderMatchingAbi } from '../../artifacts/abis.ts'
 import type { Signer } from '../../src/chain/commit-reveal-testing.ts'
-import { deployMarketFixture, type MarketFixture } from '../../src/chain/market-testing.ts'
+import {
+  deployMarketFixture,
+  type MarketFixture,
+  type OcaCommittee,
+} from '../../src/chain/market-testing.ts'
 import {
   increaseTime,
   LINK,
@@ -38,6 +44,7 @@ type Action =
       response: number
       extra: bigint
       strict: boolean
+      oca: boolean
     }
   | { kind: 'bid'; oracle: number; sla: number; pricePct: number; extra: bigint; short: boolean }
   | { kind: 'crowd'; sla: number; bidders: number; offset: number; seed: number }
@@ -61,6 +68,7 @@ const action: fc.Arbitrary<Action> = fc.oneof(
       response: fc.integer({ min: 60, max: 600 }),
       extra: fc.bigInt({ min: 0n, max: UNIT }),
       strict: fc.nat({ max: 5 }).map((x) => x === 0),
+      oca: fc.nat({ max: 2 }).map((x) => x === 0),
     }),
   },
   {
@@ -124,6 +132,8 @@ describe('OrderMatching invariants', () => {
     let steps = 0
     let settled = 0
     let forfeited = 0
+    let ocaSettled = 0
+    let ocaPaid = 0
     await fc.assert(
       fc.asyncProperty(fc.array(action, { minLength: 25, maxLength: 50 }), async (actions) => {
         const m = await deployMarketFixture(chain, {
@@ -176,12 +186,16 @@ describe('OrderMatching invariants', () => {
         const ends = await checkDeposits(m, fromBlock)
         settled += ends.settled
         forfeited += ends.forfeited
+        ocaSettled += ends.ocaSettled
+        ocaPaid += ends.ocaPaid
       }),
       { numRuns: 8, endOnFailure: true },
     )
     assert.ok(steps > 150, `${steps} steps`)
     assert.ok(settled >= 3, `${settled} SLAs served and settled`)
     assert.ok(forfeited >= 1, `${forfeited} deposits forfeited`)
+    assert.ok(ocaSettled >= 2, `${ocaSettled} OCA SLAs settled`)
+    assert.ok(ocaPaid >= 1, `${ocaPaid} OCA SLAs answered and paid`)
   })
 
   async function step(m: MarketFixture, a: Action, pick: (r: number) => Promise<bigint>) {
@@ -189,7 +203,7 @@ describe('OrderMatching invariants', () => {
     switch (a.kind) {
       case 'propose': {
         const t = await m.now()
-        const proposal = await m.proposal({
+        const proposal = await (a.oca ? m.ocaProposal : m.proposal)({
           n: a.n,
           paymentPerOracle: a.payment,
           minDeposit: a.deposit,
@@ -238,6 +252,10 @@ describe('OrderMatching invariants', () => {
         const id = await pick(a.sla)
         const v = await m.sla(id)
         if (v.status !== 2) break
+        if (v.mode === 1) {
+          await answerOffchain(m, id, a.silent)
+          break
+        }
         const round = await m.chain.owner.readContract({
           address: v.aggregator,
           abi: CommitRevealAggregatorAbi,
@@ -278,6 +296,20 @@ describe('OrderMatching invariants', () => {
     }
   }
 
+  /** The committee of an OCA SLA (one DKG per SLA and fixture). */
+  const committees = new Map<string, Promise<OcaCommittee>>()
+
+  /** Members whose bit of `silent` is clear confirm the key; with n − f of them the committee signs. */
+  async function answerOffchain(m: MarketFixture, id: bigint, silent: number) {
+    const key = `${m.market}/${id}`
+    if (!committees.has(key)) committees.set(key, m.ocaCommittee(id))
+    const c = (await committees.get(key)) as OcaCommittee
+    // Refused when a member already confirmed (a second answer step): moves nothing.
+    for (let i = 0; i < c.members.length; i++) if (!(silent & (1 << i))) await c.confirm(i)
+    if ((await m.chain.owner.getCode({ address: c.aggregator })) === undefined) return
+    await c.transmit(m.purchasers[0] as Signer, 1, 100n)
+  }
+
   const accountsOf = (m: MarketFixture) => [...m.purchasers, ...m.oracles].map((s) => s.address)
 
   async function checkBalance(m: MarketFixture, accounts: Address[]) {
@@ -299,6 +331,8 @@ describe('OrderMatching invariants', () => {
     const ended = new Map<string, string>()
     let settled = 0
     let forfeited = 0
+    let ocaSettled = 0
+    let ocaPaid = 0
     for (const e of events) {
       if (e.eventName === 'BidPlaced') {
         const key = `${e.args.slaId}/${e.args.oracle}`
@@ -313,9 +347,13 @@ describe('OrderMatching invariants', () => {
         if (e.eventName === 'DepositForfeited') forfeited += 1
       } else if (e.eventName === 'SLASettled') {
         settled += 1
+        if ((await m.sla(e.args.slaId)).mode === 1) {
+          ocaSettled += 1
+          if (e.args.agreeBitmap !== 0n) ocaPaid += 1
+        }
       }
     }
     for (const key of locked.keys()) assert.ok(ended.has(key), `deposit ${key} never ended`)
-    return { settled, forfeited }
+    return { settled, forfeited, ocaSettled, ocaPaid }
   }
 })
