@@ -36,7 +36,7 @@ export type SlaProposal = {
   data: Hex
   n: number
   mode: number
-  /** The IAggregationFunction the committee's reveals go through. */
+  /** The IAggregationFunction the committee's reveals go through (zero in OCA mode). */
   aggregation: Address
   minReputation: number
   agreementBps: number
