@@ -178,6 +178,73 @@ describe('OCA provider: Algorithm 3 from real rounds, settled on chain', () => {
     )
   })
 
+  it('takes the commitment sets of the view that signed, after a view change', async () => {
+    // Member 2 is down (after the key DKG): it leads view 0 of rounds 1 and 5.
+    const logger = pino({ level: process.env.OCA_TEST_LOG ?? 'silent' })
+    const decided: { round: number; rewarded: number[] }[] = []
+    const bitmaps: bigint[] = []
+    const views = new Map<number, number>()
+    let p: OcaProvider | undefined
+    const c = await startLocalMembers({
+      n: N,
+      f: 1,
+      logger,
+      startMembers: false,
+      timing: {
+        phaseTimeoutMs: 1_000,
+        roundsPerBatch: 4,
+        viewsPerRound: 2,
+        viewTimeoutMs: 1_500,
+        transmitStepMs: 100,
+      },
+      memberDeps: () => ({
+        async toProvider(m) {
+          if (m.kind === 'evidence') views.set(m.round, m.view)
+          await p!.receive(m)
+        },
+      }),
+    })
+    try {
+      const key = (await c.stores[0]!.groupKey(c.configDigest))!
+      p = createOcaProvider(
+        {
+          logger,
+          send: async (_first, b) => void bitmaps.push(...b),
+          onRound: (r) => decided.push(r),
+        },
+        {
+          configDigest: c.configDigest,
+          oracles: c.oracles,
+          f: 1,
+          groupKey: key.groupKey,
+          shareKeys: key.shareKeys,
+          closeAfterMs: 60_000,
+        },
+      )
+      const up = [1, 3, 4]
+      for (const i of up) await c.start(i)
+      assert.ok(
+        (await Promise.all(up.map((i) => c.members[i - 1]!.ensureNonces(1)))).every(Boolean),
+      )
+      for (let round = 1; round <= 2; round++) {
+        await Promise.all(up.map((i) => c.members[i - 1]!.startRound(round)))
+        await waitFor(`round ${round} signed`, () => c.transmitted.has(round), 15_000)
+      }
+      await new Promise((r) => setTimeout(r, 300)) // the last messages reach the provider
+      await p.closeThrough(2)
+      await p.flush()
+      const [r1, r2] = [decided.find((d) => d.round === 1)!, decided.find((d) => d.round === 2)!]
+      // Round 1 was signed in view 1 (member 2 led view 0): its members are still rewarded.
+      assert.ok(!r1.rewarded.includes(2) && r1.rewarded.length === 3, `round 1: ${r1.rewarded}`)
+      assert.ok(!r2.rewarded.includes(2) && r2.rewarded.length === 3, `round 2: ${r2.rewarded}`)
+      assert.deepEqual(bitmaps, [0b1101n, 0b1101n])
+      assert.deepEqual([views.get(1), views.get(2)], [1, 0])
+    } finally {
+      await p?.stop()
+      await c.stop()
+    }
+  })
+
   it('refuses messages that another member signed, or that are malformed', async () => {
     const m = messages.find((x) => x.kind === 'commitset' && x.member === 1)!
     const provider2 = createOcaProvider(
@@ -194,7 +261,8 @@ describe('OCA provider: Algorithm 3 from real rounds, settled on chain', () => {
       assert.equal(await provider2.receive({ ...m, member: 2 }), false)
       assert.equal(await provider2.receive({ ...m, round: m.round + 1 } as ProviderMessage), false)
       assert.equal(await provider2.receive(m), true)
-      assert.equal(await provider2.receive(m), false) // a second commitment set
+      assert.equal(await provider2.receive(m), false) // a second commitment set for this view
+      assert.equal(await provider2.receive({ ...m, view: m.view + 1 }), false) // not what it signed
       assert.throws(
         () => decodeProviderMessage(JSON.stringify({ ...m, extra: 1 })),
         /malformed provider message/,

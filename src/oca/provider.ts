@@ -344,10 +344,13 @@ export type OcaProvider = {
 
 /** Rounds past the last closed one that messages may open. */
 const MAX_OPEN_AHEAD = 1024
+/** Views per round the provider keeps commitment sets for. */
+const MAX_VIEWS = 16
 const HISTORY = 4096
 
 type RoundInbox = {
-  commitSets: Map<number, CommitSetMessage>
+  /** By view, then member: a member sends one commitment set per view it prepared in. */
+  commitSets: Map<number, Map<number, CommitSetMessage>>
   evidence: Map<number, EvidenceMessage>
   timer?: ReturnType<typeof setTimeout>
 }
@@ -399,10 +402,27 @@ export function createOcaProvider(
       const r = m.round
       box.timer = setTimeout(() => void close(r), closeAfterMs)
     }
-    const list = m.kind === 'commitset' ? box.commitSets : box.evidence
-    if (list.has(m.member)) return refuse('second message of its kind')
-    ;(list as Map<number, ProviderMessage>).set(m.member, m)
-    if (box.evidence.size === n && box.commitSets.size === n) await close(m.round)
+    if (m.kind === 'commitset') {
+      let views = box.commitSets.get(m.view)
+      if (!views) {
+        if (box.commitSets.size >= MAX_VIEWS) return refuse('too many views')
+        views = new Map()
+        box.commitSets.set(m.view, views)
+      }
+      if (views.has(m.member)) return refuse('second commitment set for this view')
+      views.set(m.member, m)
+    } else {
+      if (box.evidence.has(m.member)) return refuse('second evidence')
+      box.evidence.set(m.member, m)
+    }
+    // Complete: every member's evidence, and every member's commitment set of that view.
+    const views = new Set([...box.evidence.values()].map((e) => e.view))
+    if (
+      box.evidence.size === n &&
+      views.size === 1 &&
+      box.commitSets.get([...views][0]!)?.size === n
+    )
+      await close(m.round)
     return true
   }
 
@@ -481,8 +501,8 @@ export function createOcaProvider(
       }
     // Commitment sets of this view and message.
     const commitSets = new Map<number, Map<number, Hex>>()
-    for (const c of box.commitSets.values()) {
-      if (c.view !== view || c.message.toLowerCase() !== message.toLowerCase()) continue
+    for (const c of box.commitSets.get(view)?.values() ?? []) {
+      if (c.message.toLowerCase() !== message.toLowerCase()) continue
       commitSets.set(
         c.member,
         new Map(
