@@ -214,6 +214,15 @@ export function createOcaNode(config: OcaConfig, deps: OcaDeps) {
   async function observationValid(r: RoundState, o: SignedObservation): Promise<boolean> {
     const key = `${o.index}/${o.value}/${o.signature.toLowerCase()}`
     if (r.verified.has(key)) return true
+    // Its own observation, as it made it.
+    const own = r.observation
+    if (
+      own &&
+      o.index === index &&
+      o.value === own.value &&
+      o.signature.toLowerCase() === own.signature.toLowerCase()
+    )
+      return true
     const ok = await signedBy(
       observationDigest(configDigest, r.round, o.value),
       o.signature,
