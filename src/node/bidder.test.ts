@@ -21,6 +21,7 @@ describe('bidder policy (skipReason)', () => {
     biddingEnd: 200n,
   }
   const ctx = { now: 100n, following: 0, canServe: true }
+  const REGISTRY = '0x00000000000000000000000000000000000000aa' as const
 
   it('bids on a proposal its policy accepts', () => {
     assert.equal(skipReason(policy, terms, ctx), undefined)
@@ -30,12 +31,32 @@ describe('bidder policy (skipReason)', () => {
     )
   })
 
+  it('bids on an off-chain-aggregation SLA with a registry, one at a time', () => {
+    const oca = { ...policy, registryAddress: REGISTRY }
+    assert.equal(skipReason(oca, { ...terms, mode: 1 }, ctx), undefined)
+    assert.equal(skipReason(oca, { ...terms, mode: 1 }, { ...ctx, followingOca: 0 }), undefined)
+    // A commit–reveal SLA is not held back by an OCA one.
+    assert.equal(skipReason(oca, terms, { ...ctx, following: 1, followingOca: 1 }), undefined)
+  })
+
   it('names why it skips one', () => {
     const other = toHex('spec-b', { size: 32 })
     const cases: [Parameters<typeof skipReason>, RegExp][] = [
       [[policy, { ...terms, specId: other }, ctx], /spec 0x.* is not one the job bids on/],
       [[policy, terms, { ...ctx, canServe: false }], /no commitreveal job of the node serves spec/],
-      [[policy, { ...terms, mode: 1 }, ctx], /aggregation mode 1 is not served/],
+      [
+        [policy, { ...terms, mode: 1 }, ctx],
+        /aggregation mode 1 \(off-chain aggregation\) needs registryAddress/,
+      ],
+      [[policy, { ...terms, mode: 2 }, ctx], /aggregation mode 2 is not served/],
+      [
+        [
+          { ...policy, registryAddress: REGISTRY },
+          { ...terms, mode: 1 },
+          { ...ctx, followingOca: 1 },
+        ],
+        /already bidding on or serving an off-chain-aggregation SLA/,
+      ],
       [
         [policy, { ...terms, paymentPerOracle: 49n }, ctx],
         /payment per oracle 49 is below the price 50/,

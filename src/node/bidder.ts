@@ -13,22 +13,27 @@ import { IOrderMatchingAbi, LinkTokenAbi } from '../../artifacts/abis.ts'
 import { AGGREGATION_MODE, bidData } from '../chain/market.ts'
 import { decodeRevertData, revertDataOf } from '../chain/revert.ts'
 import type { Common } from '../common.ts'
-import type { BidderSpec, ParsedJob } from '../pipeline/job-spec.ts'
+import type { BidderSpec, OffchainAggregationSpec, ParsedJob } from '../pipeline/job-spec.ts'
 import type { Queryable } from '../store/db.ts'
 import type { Txm } from '../txm/index.ts'
 import { type Loop, startLoop } from './commitreveal/loop.ts'
 import type { LogSubscription } from './log-broadcaster.ts'
+import { readFeed } from './offchainaggregation/chain.ts'
+import type { AddOcaJobOptions, OffchainAggregationJob } from './offchainaggregation.ts'
 
 /**
  * The `bidder` job type (whitepaper §2.1, issue 8 item 3): the node watches an OrderMatching
  * market for `SLAProposed`, keeps the proposals its policy accepts (a spec it serves, payment ≥
  * its price and minimum, deposit ≤ its maximum, capacity left, bidding open by the chain's
- * clock, commit–reveal mode) and bids on them with
+ * clock; off-chain-aggregation mode only with a `registryAddress`) and bids on them with
  * `LINK.transferAndCall(market, minDeposit, bid(slaId, price))` through the transaction manager.
- * Selected (`SLAFinalized` names its key), it serves the SLA's round through its commitreveal job
- * of that spec (`serve`, which adds the pool aggregator to that job). It also finalizes an SLA
- * whose window closed and settles one whose round is over, so an SLA never waits on its
- * purchaser. Every transaction has an idempotency key `bidder/<chain>/<market>/<slaId>/<what>`.
+ * Selected (`SLAFinalized` names its key), it serves a commit–reveal SLA's round through its
+ * commitreveal job of that spec (`serve`, which adds the pool aggregator to that job); for an
+ * OCA-mode SLA it runs an offchainaggregation committee member on the SLA's aggregator that
+ * observes through that job's pipeline (`oca.start`), confirms the member's group key on the
+ * market (`confirmGroupKey`), and stops the member once the aggregator has an answer. It also
+ * finalizes an SLA whose window closed and settles one whose round is over (OCA: whose
+ * aggregator answered), so an SLA never waits on its purchaser. Every transaction has an idempotency key `bidder/<chain>/<market>/<slaId>/<what>`.
  * docs/protocol/market.md, "The node's bidder job", describes it.
  */
 
@@ -43,6 +48,8 @@ export const SLA_ANSWERED_TOPIC = topic('SLAAnswered')
 
 /** Gas of a bid (`transferAndCall` into the market; the contract's target is ≤ 60k). */
 export const BID_GAS = 300_000n
+/** Least gas of `confirmGroupKey`: the confirmation that deploys the aggregator uses ≈ 892k. */
+export const CONFIRM_KEY_GAS = 1_300_000n
 
 export type BidderJob = {
   id: bigint
@@ -65,6 +72,11 @@ export type BidderEvent =
       serving: boolean
     }
   | { kind: 'not-selected'; jobId: bigint; slaId: bigint }
+  /** OCA mode: the committee member runs under `key` in the offchainaggregation service. */
+  | { kind: 'member-started'; jobId: bigint; slaId: bigint; key: bigint; aggregator: Address }
+  | { kind: 'key-confirm-sent'; jobId: bigint; slaId: bigint; groupKeyX: string; txId: bigint }
+  /** OCA mode: the aggregator has an answer (the member is stopped; settle follows). */
+  | { kind: 'answered'; jobId: bigint; slaId: bigint; answer: bigint; updatedAt: bigint }
   | { kind: 'finalize-sent'; jobId: bigint; slaId: bigint; txId: bigint }
   | { kind: 'settle-sent'; jobId: bigint; slaId: bigint; txId: bigint }
   | { kind: 'cancelled'; jobId: bigint; slaId: bigint; reason: number }
@@ -91,7 +103,98 @@ export type BidderDeps = {
   serve(specId: Hex, aggregator: Address, fromBlock?: bigint): boolean
   /** Stop taking part in `aggregator`'s rounds for `specId`. */
   unserve(specId: Hex, aggregator: Address): void
+  /** Committee members of OCA-mode SLAs (the node's offchainaggregation service). */
+  oca?: {
+    /** Starts `member`; false if no commitreveal job of the node serves its spec. */
+    start(member: SlaMember): boolean
+    status(key: bigint): SlaMemberStatus | undefined
+    stop(key: bigint): void
+  }
   onEvent?(event: BidderEvent): void
+}
+
+/** An OCA-mode SLA's committee member, as the bidder asks the node to run it. */
+export type SlaMember = {
+  /** The offchainaggregation service's key for it: negative, so no job id collides. */
+  key: bigint
+  slaId: bigint
+  market: Address
+  specId: Hex
+  /** The SLA's aggregator: the factory's CREATE2 address (code once n − f confirmed the key). */
+  aggregator: Address
+  /** The committee, in the market's (and the aggregator's) order. */
+  oracles: Address[]
+  f: number
+  registry: Address
+  /** The node's key in the committee (the bidder's key). */
+  oracle: Address
+  /** Seconds from selection to the response deadline, at least 1: the member's heartbeat. */
+  heartbeatSeconds: bigint
+  /** The SLA's query parameters (CBOR), the pipeline's `$(jobRun.data)` as in a request round. */
+  data: Hex
+}
+
+export type SlaMemberStatus = {
+  state: string
+  groupKeyX: string | undefined
+  groupKeyParity: number | undefined
+  error: string | undefined
+}
+
+/** The service key of the member of `slaId` run for bidder job `jobId`. */
+export const slaMemberKey = (jobId: bigint, slaId: bigint): bigint => -((jobId << 128n) | slaId)
+
+/**
+ * The offchainaggregation job of an SLA member: the spec from the SLA (aggregator, committee,
+ * f = ⌊(n−1)/3⌋, configVersion 1, the registry, the bidder's key as the member) with the
+ * pipeline of the node's commitreveal job of the spec, whose id and externalJobID it keeps for
+ * the pipeline's `jobSpec` variables; the service keeps it under `member.key`. One round is all
+ * the SLA needs: the heartbeat is the time left (the first round starts anyway, the aggregator
+ * having no answer), no deviation starts another, and the bidder stops the member once the
+ * answer is on chain.
+ */
+export function slaMemberJob(
+  commitReveal: OffchainAggregationJob,
+  member: SlaMember,
+): { job: OffchainAggregationJob; options: AddOcaJobOptions } | undefined {
+  const cr = commitReveal.parsed.spec
+  if (cr.type !== 'commitreveal') return undefined
+  const spec: OffchainAggregationSpec = {
+    type: 'offchainaggregation',
+    schemaVersion: 1,
+    name: `SLA ${member.slaId} of ${member.market}`,
+    ...(cr.externalJobID === undefined ? {} : { externalJobID: cr.externalJobID }),
+    ...(cr.maxTaskDuration === undefined ? {} : { maxTaskDuration: cr.maxTaskDuration }),
+    observationSource: cr.observationSource,
+    contractAddress: member.aggregator,
+    registryAddress: member.registry,
+    oracles: member.oracles,
+    f: member.f,
+    configVersion: 1,
+    transmitterAddress: member.oracle,
+    heartbeat: `${member.heartbeatSeconds > 0n ? member.heartbeatSeconds : 1n}s`,
+    deviationThreshold: '1000000',
+    pollPeriod: '1s',
+  }
+  return {
+    job: {
+      id: commitReveal.id,
+      externalJobID: commitReveal.externalJobID,
+      name: spec.name,
+      parsed: { ...commitReveal.parsed, spec },
+    },
+    options: {
+      key: member.key,
+      jobRun: {
+        isFeed: false,
+        roundId: 1n,
+        requester: member.market,
+        specId: member.specId,
+        slaId: member.slaId,
+        data: member.data,
+      },
+    },
+  }
 }
 
 /** What the proposal policy sees of an SLA. */
@@ -108,16 +211,30 @@ export type ProposalTerms = {
  * clock, `following` how many SLAs the job bids on or serves.
  */
 export function skipReason(
-  spec: Pick<BidderSpec, 'specIds' | 'price' | 'maxDeposit' | 'maxConcurrent' | 'minPayment'>,
+  spec: Pick<
+    BidderSpec,
+    'specIds' | 'price' | 'maxDeposit' | 'maxConcurrent' | 'minPayment' | 'registryAddress'
+  >,
   terms: ProposalTerms,
-  ctx: { now: bigint; following: number; canServe: boolean },
+  ctx: {
+    now: bigint
+    following: number
+    canServe: boolean
+    /** OCA-mode SLAs the job bids on or serves (each member needs the key's registry entry). */
+    followingOca?: number
+  },
 ): string | undefined {
   const specId = terms.specId.toLowerCase()
   if (!spec.specIds.some((s) => s.toLowerCase() === specId))
     return `spec ${terms.specId} is not one the job bids on`
   if (!ctx.canServe) return `no commitreveal job of the node serves spec ${terms.specId}`
-  if (terms.mode !== AGGREGATION_MODE.CommitReveal)
-    return `aggregation mode ${terms.mode} is not served (commit–reveal only)`
+  if (terms.mode === AGGREGATION_MODE.OffchainAggregation) {
+    if (spec.registryAddress === undefined)
+      return `aggregation mode ${terms.mode} (off-chain aggregation) needs registryAddress in the bidder spec`
+    if ((ctx.followingOca ?? 0) > 0)
+      return 'already bidding on or serving an off-chain-aggregation SLA (one at a time: the registry holds one address per key)'
+  } else if (terms.mode !== AGGREGATION_MODE.CommitReveal)
+    return `aggregation mode ${terms.mode} is not served`
   if (terms.paymentPerOracle < spec.price)
     return `payment per oracle ${terms.paymentPerOracle} is below the price ${spec.price}`
   if (spec.minPayment !== undefined && terms.paymentPerOracle < spec.minPayment)
@@ -136,6 +253,7 @@ type Phase = 'bidding' | 'serving'
 type Followed = {
   slaId: bigint
   specId: Hex
+  mode: number
   phase: Phase
   biddingEnd: bigint
   responseDeadline: bigint
@@ -146,6 +264,12 @@ type Followed = {
   member?: Address
   memberIndex?: number
   answered: boolean
+  /** OCA mode, while serving: the committee, the member's key in the service once started. */
+  committee?: Address[]
+  memberKey?: bigint
+  keyConfirmSent?: boolean
+  /** The member could not be started (no commitreveal job of the spec): logged once. */
+  memberFailed?: boolean
   /** Wall-clock ms when this node first found it could finalize / settle. */
   finalizeSince?: number
   settleSince?: number
@@ -211,6 +335,8 @@ export function createBidderService(common: Common, deps: BidderDeps) {
   }
 
   const following = (a: ActiveJob) => a.slas.size
+  const followingOca = (a: ActiveJob) =>
+    [...a.slas.values()].filter((f) => f.mode === AGGREGATION_MODE.OffchainAggregation).length
 
   async function skip(a: ActiveJob, slaId: bigint, reason: string) {
     log.info({ ...fields(a, slaId), reason }, 'not bidding on the SLA')
@@ -219,11 +345,20 @@ export function createBidderService(common: Common, deps: BidderDeps) {
 
   function drop(a: ActiveJob, f: Followed) {
     a.slas.delete(f.slaId)
-    if (f.phase === 'serving' && f.aggregator) deps.unserve(f.specId, f.aggregator)
+    stopMember(f)
+    if (f.phase === 'serving' && f.aggregator && f.mode === AGGREGATION_MODE.CommitReveal)
+      deps.unserve(f.specId, f.aggregator)
+  }
+
+  /** OCA mode: stops the SLA's committee member (its round is on chain, or the SLA is over). */
+  function stopMember(f: Followed) {
+    if (f.memberKey === undefined) return
+    deps.oca?.stop(f.memberKey)
+    f.memberKey = undefined
   }
 
   /** SLAProposed: bid when the policy accepts it (the bid is queued in the delivery's transaction). */
-  async function onProposed(a: ActiveJob, raw: Log, tx: Queryable, batch: Set<bigint>) {
+  async function onProposed(a: ActiveJob, raw: Log, tx: Queryable, batch: Map<bigint, number>) {
     const { args } = decodeEventLog({
       abi: IOrderMatchingAbi,
       data: raw.data,
@@ -243,7 +378,12 @@ export function createBidderService(common: Common, deps: BidderDeps) {
     const reason = skipReason(a.spec, terms, {
       now: await now(),
       following: following(a) + batch.size,
-      canServe: deps.canServe(p.specId),
+      canServe:
+        deps.canServe(p.specId) &&
+        (p.mode !== AGGREGATION_MODE.OffchainAggregation || deps.oca !== undefined),
+      followingOca:
+        followingOca(a) +
+        [...batch.values()].filter((m) => m === AGGREGATION_MODE.OffchainAggregation).length,
     })
     if (reason) return () => void skip(a, slaId, reason)
     const link = await linkOf(a)
@@ -261,10 +401,11 @@ export function createBidderService(common: Common, deps: BidderDeps) {
       },
       tx,
     )
-    batch.add(slaId)
+    batch.set(slaId, p.mode)
     const f: Followed = {
       slaId,
       specId: p.specId,
+      mode: p.mode,
       phase: 'bidding',
       biddingEnd: BigInt(p.biddingEnd),
       responseDeadline: BigInt(p.responseDeadline),
@@ -309,7 +450,13 @@ export function createBidderService(common: Common, deps: BidderDeps) {
     f.aggregator = getAddress(aggregator)
     f.member = a.from
     f.memberIndex = index
-    const serving = deps.serve(f.specId, f.aggregator, fromBlock)
+    // OCA mode: the member starts in the next tick (it needs the chain's clock and the SLA's data).
+    const oca = f.mode === AGGREGATION_MODE.OffchainAggregation
+    if (oca) f.committee = members
+    const serving = oca
+      ? deps.oca !== undefined && deps.canServe(f.specId)
+      : deps.serve(f.specId, f.aggregator, fromBlock)
+    if (oca) a.tick.kick()
     if (serving) log.info({ ...fields(a, f.slaId), aggregator, round: String(roundId) }, 'selected')
     else log.error({ ...fields(a, f.slaId), aggregator }, 'selected, but no job serves the spec')
     emit({ kind: 'selected', jobId: a.job.id, slaId: f.slaId, aggregator, roundId, serving })
@@ -318,8 +465,8 @@ export function createBidderService(common: Common, deps: BidderDeps) {
 
   async function onLogs(a: ActiveJob, logs: Log[], tx: Queryable): Promise<() => void> {
     const thens: (() => void)[] = []
-    /** SLAs this delivery bids on (they count against the capacity at once). */
-    const batch = new Set<bigint>()
+    /** SLAs this delivery bids on, with their modes (they count against the capacity at once). */
+    const batch = new Map<bigint, number>()
     for (const raw of logs) {
       const t0 = raw.topics[0]
       if (t0 === SLA_PROPOSED_TOPIC) {
@@ -424,6 +571,124 @@ export function createBidderService(common: Common, deps: BidderDeps) {
     emit({ kind: `${what}-sent`, jobId: a.job.id, slaId: f.slaId, txId: id })
   }
 
+  /**
+   * OCA mode, one step per tick: watch the aggregator for the SLA's answer (then the member has
+   * done its part and stops; `tick` settles), start the committee member, and confirm its group
+   * key on the market once its DKG made it.
+   */
+  async function serveOca(a: ActiveJob, f: Followed, t: bigint): Promise<void> {
+    const oca = deps.oca
+    if (!oca || !f.aggregator || !f.committee || f.answered) return
+    const client = await deps.client()
+    const code = await client.getCode({ address: f.aggregator })
+    if (code && code !== '0x') {
+      const feed = await readFeed(client, f.aggregator)
+      if (feed.answer !== undefined && feed.updatedAt !== undefined && feed.round > 0) {
+        f.answered = true
+        stopMember(f)
+        log.info(
+          {
+            ...fields(a, f.slaId),
+            answer: String(feed.answer),
+            updated_at: String(feed.updatedAt),
+          },
+          'the SLA aggregator answered',
+        )
+        emit({
+          kind: 'answered',
+          jobId: a.job.id,
+          slaId: f.slaId,
+          answer: feed.answer,
+          updatedAt: feed.updatedAt,
+        })
+        return
+      }
+    }
+    if (t >= f.responseDeadline) {
+      // Too late for an answer that counts; settle forfeits (or pays an answer that landed).
+      stopMember(f)
+      return
+    }
+    if (f.memberKey === undefined) {
+      if (f.memberFailed) return
+      const member: SlaMember = {
+        key: slaMemberKey(a.job.id, f.slaId),
+        slaId: f.slaId,
+        market: a.market,
+        specId: f.specId,
+        aggregator: f.aggregator,
+        oracles: f.committee,
+        f: Math.floor((f.committee.length - 1) / 3),
+        registry: a.spec.registryAddress!,
+        oracle: a.from,
+        heartbeatSeconds: f.responseDeadline - t,
+        data: await read<Hex>(a, 'slaData', [f.slaId]),
+      }
+      if (!a.spec.registryAddress || !oca.start(member)) {
+        f.memberFailed = true
+        log.error(
+          { ...fields(a, f.slaId), aggregator: f.aggregator },
+          'selected for an OCA SLA, but no commitreveal job of the node serves its spec (or no registryAddress)',
+        )
+        return
+      }
+      f.memberKey = member.key
+      log.info(
+        { ...fields(a, f.slaId), aggregator: f.aggregator, member_key: String(member.key) },
+        'committee member started',
+      )
+      emit({
+        kind: 'member-started',
+        jobId: a.job.id,
+        slaId: f.slaId,
+        key: member.key,
+        aggregator: f.aggregator,
+      })
+    }
+    if (f.keyConfirmSent) return
+    const st = oca.status(f.memberKey)
+    if (st?.groupKeyX === undefined || st.groupKeyParity === undefined) return
+    const data = encodeFunctionData({
+      abi: IOrderMatchingAbi,
+      functionName: 'confirmGroupKey',
+      args: [f.slaId, BigInt(st.groupKeyX), st.groupKeyParity],
+    })
+    const est = await estimate(a, data)
+    if ('revert' in est) {
+      if (est.revert.startsWith('KeyAlreadyConfirmed')) f.keyConfirmSent = true
+      else log.warn({ ...fields(a, f.slaId), revert: est.revert }, 'confirmGroupKey would revert')
+      return
+    }
+    // Whichever confirmation makes n − f agree deploys the aggregator: the gas of that one, not
+    // the estimate's, since members confirm at about the same time.
+    const { id, created } = await db.transaction((tx) =>
+      deps.txm.enqueue(
+        {
+          from: a.from,
+          to: a.market,
+          data,
+          gasLimit: est.gas > CONFIRM_KEY_GAS ? est.gas : CONFIRM_KEY_GAS,
+          idempotencyKey: txKey(a, f.slaId, 'confirm-key'),
+        },
+        tx,
+      ),
+    )
+    f.keyConfirmSent = true
+    deps.txm.wake()
+    if (!created) return
+    log.info(
+      { ...fields(a, f.slaId), tx_id: String(id), group_key_x: st.groupKeyX },
+      'confirming the group key',
+    )
+    emit({
+      kind: 'key-confirm-sent',
+      jobId: a.job.id,
+      slaId: f.slaId,
+      groupKeyX: st.groupKeyX,
+      txId: id,
+    })
+  }
+
   /** One pass over the SLAs the job follows. */
   async function tick(a: ActiveJob): Promise<void> {
     if (a.slas.size === 0) return
@@ -457,12 +722,10 @@ export function createBidderService(common: Common, deps: BidderDeps) {
             const place = bidders.map((b) => getAddress(b)).indexOf(a.from)
             await closeOut(a, f, 'finalize', Math.max(place, 0))
           }
-        } else if (
-          f.phase === 'serving' &&
-          !f.settleSent &&
-          (f.answered || t >= f.responseDeadline)
-        ) {
-          await closeOut(a, f, 'settle', f.memberIndex ?? 0)
+        } else if (f.phase === 'serving') {
+          if (f.mode === AGGREGATION_MODE.OffchainAggregation) await serveOca(a, f, t)
+          if (!f.settleSent && (f.answered || t >= f.responseDeadline))
+            await closeOut(a, f, 'settle', f.memberIndex ?? 0)
         }
       } catch (err) {
         log.warn({ ...fields(a, f.slaId), err }, 'SLA check failed; will retry')
@@ -482,6 +745,7 @@ export function createBidderService(common: Common, deps: BidderDeps) {
       const v = await read<{
         status: number
         specId: Hex
+        mode: number
         biddingEnd: number
         responseDeadline: number
         aggregator: Address
@@ -490,6 +754,7 @@ export function createBidderService(common: Common, deps: BidderDeps) {
       const base = {
         slaId,
         specId: v.specId,
+        mode: v.mode,
         biddingEnd: BigInt(v.biddingEnd),
         responseDeadline: BigInt(v.responseDeadline),
         bidTxId: undefined,

@@ -27,7 +27,7 @@ import { createOcaRepository, type OcaRepository, openSealingKey } from '../stor
 import { ensureP2pKey } from '../store/p2p-key.ts'
 import { createRunRepository } from '../store/runs.ts'
 import { createTxm } from '../txm/index.ts'
-import { type BidderEvent, createBidderService } from './bidder.ts'
+import { type BidderEvent, createBidderService, slaMemberJob } from './bidder.ts'
 import { checkJobBridges } from './bridge-schemas.ts'
 import { createAggregatorReader } from './commitreveal/aggregator.ts'
 import { type CommitRevealEvent, createCommitRevealService } from './commitreveal.ts'
@@ -284,6 +284,20 @@ export async function startNode(params: StartNodeParameters): Promise<OracleNode
       unserve: (specId, aggregator) => {
         const jobId = commitRevealJobOf(specId)
         if (jobId !== undefined) void commitReveal.stopServing(jobId, aggregator)
+      },
+      // OCA-mode SLAs: a committee member in the offchainaggregation service, under a key of its
+      // own, observing through the commitreveal job's pipeline.
+      oca: {
+        start: (member) => {
+          const jobId = commitRevealJobOf(member.specId)
+          const job = jobId === undefined ? undefined : byId.get(jobId)
+          const made = job && slaMemberJob(job, member)
+          if (!made) return false
+          offchainAggregation.addJob(made.job, made.options)
+          return true
+        },
+        status: (key) => offchainAggregation.status(key),
+        stop: (key) => void offchainAggregation.removeJob(key),
       },
       ...(params.onBidderEvent ? { onEvent: params.onBidderEvent } : {}),
     })

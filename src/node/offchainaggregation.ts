@@ -145,6 +145,13 @@ export type OffchainAggregationJob = {
   parsed: ParsedJob
 }
 
+export type AddOcaJobOptions = {
+  /** The key the service keeps the job under (default `job.id`). */
+  key?: bigint
+  /** Variables every observation's `jobRun` starts from. */
+  jobRun?: Record<string, unknown>
+}
+
 /** Defaults of the job's timing (the spec may set each). */
 export const OCA_DEFAULTS = {
   viewTimeout: '5s',
@@ -162,7 +169,11 @@ const INT192_MIN = -(2n ** 191n)
 const INT192_MAX = 2n ** 191n - 1n
 
 type Active = {
+  /** The key the service keeps the job under (`job.id`, or the caller's synthetic key). */
+  key: bigint
   job: OffchainAggregationJob
+  /** Variables every observation's `jobRun` starts from (before `isFeed` and `round`). */
+  jobRun: Record<string, unknown>
   spec: OffchainAggregationSpec
   status: OcaJobStatus
   stopping: AbortController
@@ -221,7 +232,7 @@ export function createOffchainAggregationService(common: Common, deps: OffchainA
 
   function fields(a: Active, round?: number) {
     return {
-      job_id: String(a.job.id),
+      job_id: String(a.key),
       aggregator: a.status.aggregator,
       ...(round === undefined ? {} : { round }),
     }
@@ -235,7 +246,7 @@ export function createOffchainAggregationService(common: Common, deps: OffchainA
   async function fail(a: Active, reason: string) {
     setState(a, 'failed', reason)
     log.error({ ...fields(a), reason }, 'offchainaggregation job failed')
-    emit({ kind: 'failed', jobId: a.job.id, reason })
+    emit({ kind: 'failed', jobId: a.key, reason })
   }
 
   /** Retries `fn` with back-off until it returns a value or the job stops. */
@@ -291,7 +302,7 @@ export function createOffchainAggregationService(common: Common, deps: OffchainA
         signal: a.stopping.signal,
       },
       a.job,
-      { isFeed: true },
+      { isFeed: true, ...a.jobRun },
     )
     if ('reason' in observed) {
       log.warn({ ...fields(a), reason: observed.reason }, 'feed observation failed')
@@ -323,7 +334,7 @@ export function createOffchainAggregationService(common: Common, deps: OffchainA
     a.status.highestStarted = Math.max(a.status.highestStarted, round)
     for (const r of a.started.keys()) if (r < round - 16) a.started.delete(r)
     log.info({ ...fields(a, round), reason }, 'starting an OCA round')
-    emit({ kind: 'round-started', jobId: a.job.id, round, reason })
+    emit({ kind: 'round-started', jobId: a.key, round, reason })
     await member.startRound(round)
   }
 
@@ -434,7 +445,7 @@ export function createOffchainAggregationService(common: Common, deps: OffchainA
           { timeoutMs: 120_000, signal },
         )
         log.info({ ...fields(a), peer_id: peerId, addrs }, 'registered in the OracleRegistry')
-        emit({ kind: 'registered', jobId: a.job.id, oracle, peerId, addrs })
+        emit({ kind: 'registered', jobId: a.key, oracle, peerId, addrs })
         return true
       },
       t.pollMs,
@@ -499,7 +510,7 @@ export function createOffchainAggregationService(common: Common, deps: OffchainA
     if (made === 'left' || leaving) {
       setState(a, 'left')
       log.info({ ...fields(a) }, 'dealt the key share to the new committee; leaving')
-      emit({ kind: 'left', jobId: a.job.id })
+      emit({ kind: 'left', jobId: a.key })
       return
     }
     const key = made
@@ -516,7 +527,7 @@ export function createOffchainAggregationService(common: Common, deps: OffchainA
     log.info({ ...fields(a), group_key: key.groupKey }, 'group key ready')
     emit({
       kind: 'group-key',
-      jobId: a.job.id,
+      jobId: a.key,
       configDigest: a.status.configDigest,
       groupKey: key.groupKey,
       reshared: previous !== undefined,
@@ -558,7 +569,7 @@ export function createOffchainAggregationService(common: Common, deps: OffchainA
             const o = await observeValue(
               { taskDeps: deps.taskDeps, defaultTimeoutMs: deps.defaultTimeoutMs, signal },
               a.job,
-              { round, isFeed: true },
+              { isFeed: true, ...a.jobRun, round },
             )
             if ('reason' in o) throw new OcaJobError(o.reason)
             const bad = outOfBounds(o.value, deployed.bounds.min, deployed.bounds.max)
@@ -588,7 +599,7 @@ export function createOffchainAggregationService(common: Common, deps: OffchainA
             )
             emit({
               kind: 'round-signed',
-              jobId: a.job.id,
+              jobId: a.key,
               round: o.round,
               answer: o.report.answer,
               view: o.view,
@@ -620,7 +631,7 @@ export function createOffchainAggregationService(common: Common, deps: OffchainA
     a.status.latestRound = (await readFeed(await deps.client(), spec.contractAddress)).round
     setState(a, 'running')
     log.info({ ...fields(a), member: a.member.index }, 'offchainaggregation job running')
-    emit({ kind: 'running', jobId: a.job.id, aggregator: spec.contractAddress })
+    emit({ kind: 'running', jobId: a.key, aggregator: spec.contractAddress })
     a.feedLoop = startLoop(
       () => poll(a, deployed.bounds),
       t.pollMs,
@@ -656,11 +667,19 @@ export function createOffchainAggregationService(common: Common, deps: OffchainA
   }
 
   return {
-    addJob(job: OffchainAggregationJob): void {
+    /**
+     * Runs `job`. `options.key` keeps it under another key than `job.id` (status, removeJob,
+     * events' `jobId`): a bidder's SLA member is a synthetic job that observes through a
+     * commitreveal job's pipeline, so it carries that job's id and externalJobID for the
+     * pipeline's `jobSpec` variables and a key of its own. `options.jobRun` adds variables to
+     * every observation's `jobRun` (an SLA's query parameters as a request round gives them).
+     */
+    addJob(job: OffchainAggregationJob, options: AddOcaJobOptions = {}): void {
       const spec = job.parsed.spec
-      if (jobs.has(job.id) || spec.type !== 'offchainaggregation') return
+      const key = options.key ?? job.id
+      if (jobs.has(key) || spec.type !== 'offchainaggregation') return
       if (spec.evmChainID !== undefined && spec.evmChainID !== BigInt(deps.chainId)) {
-        log.warn({ job_id: String(job.id) }, 'the job is for another chain; not run')
+        log.warn({ job_id: String(key) }, 'the job is for another chain; not run')
         return
       }
       const configDigest = configDigestOf({
@@ -671,7 +690,9 @@ export function createOffchainAggregationService(common: Common, deps: OffchainA
         epoch: spec.configVersion,
       })
       const a: Active = {
+        key,
         job,
+        jobRun: options.jobRun ?? {},
         spec,
         status: {
           state: 'starting',
@@ -698,7 +719,7 @@ export function createOffchainAggregationService(common: Common, deps: OffchainA
         committee: [...new Set([...spec.oracles, ...(spec.previousOracles ?? [])])],
         run: Promise.resolve(),
       }
-      jobs.set(job.id, a)
+      jobs.set(key, a)
       a.run = run(a).catch((err: unknown) => fail(a, errorMessage(err)))
     },
 

@@ -256,8 +256,9 @@ const specIdRef = z.string().transform((s, ctx) => {
  * `bidder` (whitepaper §2.1, issue 8): the node watches the OrderMatching market at
  * `contractAddress` for SLA proposals on `specIds`, bids `price` with the SLA's penalty deposit
  * when its policy allows, and serves the SLAs it is selected for through its commitreveal job of
- * that spec. It has no pipeline: the commitreveal job observes (docs/protocol/market.md, "The
- * node's bidder job").
+ * that spec (commit–reveal mode) or a committee member observing through that job's pipeline
+ * (off-chain-aggregation mode, with the OracleRegistry at `registryAddress`). It has no
+ * pipeline: the commitreveal job observes (docs/protocol/market.md, "The node's bidder job").
  */
 const bidder = z
   .object({
@@ -273,6 +274,8 @@ const bidder = z
     minPayment: juels.optional(),
     bidFrom: address.optional(),
     linkAddress: address.optional(),
+    // The OracleRegistry of the committees of off-chain-aggregation SLAs (required to bid on them).
+    registryAddress: address.optional(),
   })
   .strict()
   .superRefine((spec, ctx) => {

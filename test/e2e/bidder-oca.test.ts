@@ -1,0 +1,403 @@
+import assert from 'node:assert/strict'
+import { mkdtemp, rm } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { after, before, describe, it } from 'node:test'
+import {
+  type Address,
+  bytesToHex,
+  encodeFunctionData,
+  getAddress,
+  parseEventLogs,
+  zeroAddress,
+} from 'viem'
+import { privateKeyToAddress } from 'viem/accounts'
+import {
+  LinkTokenAbi,
+  LinkTokenBytecode,
+  OracleRegistryAbi,
+  OracleRegistryBytecode,
+  OrderMatchingAbi,
+  SlaAggregatorFactoryAbi,
+  ThresholdAggregatorAbi,
+} from '../../artifacts/abis.ts'
+import { ANVIL_PRIVATE_KEYS } from '../../src/chain/anvil.ts'
+import { fundedSigners, type Signer } from '../../src/chain/commit-reveal-testing.ts'
+import { AGGREGATION_MODE, deployMarket, proposeData } from '../../src/chain/market.ts'
+import {
+  deployContract,
+  fundLink,
+  increaseTime,
+  LINK,
+  startTestChain,
+  type TestChain,
+} from '../../src/chain/testing.ts'
+import { createLogger } from '../../src/common.ts'
+import type { BidderEvent } from '../../src/node/bidder.ts'
+import { specIdOf } from '../../src/node/directrequest.ts'
+import { prepareLocalNode } from '../../src/node/local.ts'
+import { type OracleNode, startNode } from '../../src/node/node.ts'
+import type { OcaJobEvent } from '../../src/node/offchainaggregation.ts'
+import { encodeDietCbor } from '../../src/pipeline/cbor-encode.ts'
+import { parseJobSpec } from '../../src/pipeline/job-spec.ts'
+import { TASKS } from '../../src/pipeline/tasks/index.ts'
+import { testDatabaseUrl } from '../../src/store/testing.ts'
+import { REQUEST_SPEC, startCommitteeSource } from './commitreveal-setup.ts'
+import { waitFor } from './node-setup.ts'
+
+/**
+ * The bidder job in off-chain-aggregation mode, end to end on anvil: an OrderMatching market,
+ * an OracleRegistry, five in-process nodes (anvil accounts 1–5), each with a commitreveal job
+ * for the spec (whose pipeline the SLA member observes through) and a bidder job naming the
+ * registry. A purchaser posts an OCA-mode SLA for n = 4; all five bid, the four cheapest are
+ * selected (the fifth's deposit comes back at finalize). The committee registers its libp2p
+ * identities, makes the group key by DKG over libp2p bound to the SLA's predicted aggregator,
+ * confirms it on the market, the factory deploys the aggregator there, the committee transmits
+ * one signed round, a member settles, and every member gets its deposit back with the payment.
+ */
+
+const TEMPLATE_ADDRESS = '0x613a38AC1659769640aaE063C651F48E0250454C'
+const REQUEST_JOB_ID = parseJobSpec(REQUEST_SPEC, TASKS).spec.externalJobID!
+const SPEC_ID = specIdOf(REQUEST_JOB_ID)
+const PRICES = ['3000.10', '3000.20', '3000.30', '3000.40', '3000.50']
+/** Asked per answer, in hundredths of a LINK; node 3 is the dearest and is left out. */
+const ASKS = [50n, 60n, 40n, 70n, 30n]
+const MIN_DEPOSIT = 5n * LINK
+const SELECTED = [0, 1, 2, 4]
+
+type Node = {
+  index: number
+  address: Address
+  node: OracleNode
+  bidder: BidderEvent[]
+  oca: OcaJobEvent[]
+  api(method: string, path: string, body?: string): Promise<{ status: number; json: unknown }>
+}
+
+function bidderSpec(market: Address, registry: Address | undefined, i: number, job = i): string {
+  return `type = "bidder"
+schemaVersion = 1
+name = "OCA SLA bids of node ${i}"
+externalJobID = "0b1d2e3f-4a5b-4c6d-8e7f-00000000001${job}"
+contractAddress = "${market}"
+minIncomingConfirmations = 0
+specIds = ["${REQUEST_JOB_ID}"]
+price = "${(ASKS[i]! * LINK) / 100n}"
+maxDeposit = "${10n * LINK}"
+maxConcurrent = 2
+${registry ? `registryAddress = "${registry}"\n` : ''}`
+}
+
+describe(`bidder job, OCA mode: 5 nodes bid on an SLA for 4 (${process.env.DATABASE_URL ? 'Postgres' : 'PGlite'})`, () => {
+  let chain: TestChain
+  let link: Address
+  let market: Address
+  let registry: Address
+  let aggregators: Address[]
+  let purchaser: Signer
+  let source: Awaited<ReturnType<typeof startCommitteeSource>>
+  const nodes: Node[] = []
+  const cleanup: (() => Promise<void>)[] = []
+
+  before(async () => {
+    chain = await startTestChain()
+    cleanup.push(() => chain.stop())
+    const owner = chain.owner
+    link = await deployContract(owner, {
+      name: 'LinkToken',
+      abi: LinkTokenAbi,
+      bytecode: LinkTokenBytecode,
+      args: [],
+    })
+    ;({ market, aggregators } = await deployMarket(owner, { link, aggregators: 1 }))
+    registry = await deployContract(owner, {
+      name: 'OracleRegistry',
+      abi: OracleRegistryAbi,
+      bytecode: OracleRegistryBytecode,
+      args: [],
+    })
+    ;[purchaser] = (await fundedSigners(chain, 1)) as [Signer]
+    await fundLink(chain, link, purchaser.address, 100n * LINK)
+    source = await startCommitteeSource(PRICES)
+    cleanup.push(() => source.stop())
+
+    await Promise.all(
+      ANVIL_PRIVATE_KEYS.slice(1, 1 + PRICES.length).map(async (key, index) => {
+        const dataDir = await mkdtemp(join(tmpdir(), `orakel-bidder-oca-${index}-`))
+        cleanup.push(() => rm(dataDir, { recursive: true, force: true }))
+        const database = await testDatabaseUrl()
+        if (database) cleanup.push(() => database.drop())
+        const { config } = await prepareLocalNode({
+          rpcUrl: chain.anvil.rpcUrl,
+          chainId: chain.anvil.chainId,
+          privateKey: key,
+          dataDir,
+          databaseUrl: database?.url,
+          pollIntervalMs: 50,
+          configure: (c) => ({ ...c, log: { level: 'silent' } }),
+        })
+        const bidder: BidderEvent[] = []
+        const oca: OcaJobEvent[] = []
+        const node = await startNode({
+          config,
+          logger: createLogger({ silent: true }),
+          onBidderEvent: (e) => bidder.push(e),
+          onOcaEvent: (e) => oca.push(e),
+          scryptN: 2 ** 12,
+        })
+        cleanup.push(() => node.stop())
+        nodes[index] = {
+          index,
+          address: privateKeyToAddress(key),
+          node,
+          bidder,
+          oca,
+          async api(method, path, body) {
+            const res = await fetch(`${node.apiUrl}${path}`, {
+              method,
+              headers: {
+                authorization: `Bearer ${node.apiToken}`,
+                'content-type': 'application/toml',
+              },
+              body,
+            })
+            return { status: res.status, json: await res.json() }
+          },
+        }
+      }),
+    )
+    for (const n of nodes) await fundLink(chain, link, n.address, 100n * LINK)
+  })
+
+  after(async () => {
+    for (const fn of cleanup.reverse()) await fn().catch(() => {})
+  })
+
+  const linkBalance = (who: Address) =>
+    chain.owner.readContract({
+      address: link,
+      abi: LinkTokenAbi,
+      functionName: 'balanceOf',
+      args: [who],
+    }) as Promise<bigint>
+  const sla = (slaId: bigint) =>
+    chain.owner.readContract({
+      address: market,
+      abi: OrderMatchingAbi,
+      functionName: 'getSLA',
+      args: [slaId],
+    }) as Promise<{ status: number; aggregator: Address; clearingPrice: bigint }>
+
+  async function propose(): Promise<bigint> {
+    const now = Number((await chain.owner.getBlock()).timestamp)
+    const biddingEnd = now + 30
+    const proposal = {
+      specId: SPEC_ID,
+      data: bytesToHex(encodeDietCbor({ get: source.url, path: 'price', times: 100 })),
+      n: 4,
+      mode: AGGREGATION_MODE.OffchainAggregation,
+      aggregation: zeroAddress,
+      minReputation: 0,
+      agreementBps: 0,
+      paymentPerOracle: LINK,
+      minDeposit: MIN_DEPOSIT,
+      biddingEnd,
+      responseDeadline: biddingEnd + 300,
+    }
+    const receipt = await purchaser.send(
+      link,
+      encodeFunctionData({
+        abi: LinkTokenAbi,
+        functionName: 'transferAndCall',
+        args: [market, 4n * LINK, proposeData(proposal)],
+      }),
+      1_000_000n,
+    )
+    assert.equal(receipt.status, 'success')
+    const [proposed] = parseEventLogs({
+      abi: OrderMatchingAbi,
+      logs: receipt.logs,
+      eventName: 'SLAProposed',
+    })
+    return proposed!.args.slaId
+  }
+
+  it('skips an OCA proposal without registryAddress, naming why', async () => {
+    // Node 0 only, with a bidder job without a registry (removed again afterwards).
+    const n = nodes[0]!
+    const cr = await n.api(
+      'POST',
+      '/v2/jobs',
+      REQUEST_SPEC.replaceAll(TEMPLATE_ADDRESS, aggregators[0]!)
+        .replace(/^evmChainID = .*\n/m, '')
+        .replace('url="$(decode_cbor.get)"', `url="$(decode_cbor.get)?node=${n.index}"`),
+    )
+    assert.equal(cr.status, 201, JSON.stringify(cr.json))
+    const bj = await n.api('POST', '/v2/jobs', bidderSpec(market, undefined, 0, 9))
+    assert.equal(bj.status, 201, JSON.stringify(bj.json))
+    const slaId = await propose()
+    const skipped = await waitFor('node 0 to skip the OCA proposal', () =>
+      n.bidder.find((e) => e.kind === 'skipped' && e.slaId === slaId),
+    )
+    assert.match((skipped as { reason: string }).reason, /needs registryAddress/)
+    const id = (bj.json as { job: { id: string } }).job.id
+    assert.equal((await n.api('DELETE', `/v2/jobs/${id}`)).status, 200)
+    // Nobody bid: the purchaser takes the escrow back.
+    const receipt = await purchaser.send(
+      market,
+      encodeFunctionData({ abi: OrderMatchingAbi, functionName: 'cancel', args: [slaId] }),
+      300_000n,
+    )
+    assert.equal(receipt.status, 'success')
+  })
+
+  it('bids, is selected, makes and confirms the key, answers, settles; deposits come back paid', async () => {
+    for (const n of nodes) {
+      if (n.index !== 0) {
+        const crToml = REQUEST_SPEC.replaceAll(TEMPLATE_ADDRESS, aggregators[0]!)
+          .replace(/^evmChainID = .*\n/m, '')
+          .replace('url="$(decode_cbor.get)"', `url="$(decode_cbor.get)?node=${n.index}"`)
+        const cr = await n.api('POST', '/v2/jobs', crToml)
+        assert.equal(cr.status, 201, JSON.stringify(cr.json))
+      }
+      const bj = await n.api('POST', '/v2/jobs', bidderSpec(market, registry, n.index))
+      assert.equal(bj.status, 201, JSON.stringify(bj.json))
+    }
+    const before = await Promise.all(nodes.map((n) => linkBalance(n.address)))
+    const t0 = Date.now()
+    const slaId = await propose()
+
+    await waitFor('five bids on chain', () =>
+      nodes.every((n) => n.bidder.some((e) => e.kind === 'bid-placed' && e.slaId === slaId))
+        ? true
+        : undefined,
+    )
+
+    // The window closes: a bidder finalizes; the four cheapest are selected.
+    await increaseTime(chain, 31)
+    const serving = await waitFor(
+      'the SLA to be served',
+      async () => {
+        const v = await sla(slaId)
+        return v.status === 2 ? v : undefined
+      },
+      30_000,
+    )
+    assert.equal(serving.clearingPrice, (60n * LINK) / 100n)
+    const factory = (await chain.owner.readContract({
+      address: market,
+      abi: OrderMatchingAbi,
+      functionName: 'aggregatorFactory',
+    })) as Address
+    const predicted = (await chain.owner.readContract({
+      address: factory,
+      abi: SlaAggregatorFactoryAbi,
+      functionName: 'predict',
+      args: [slaId],
+    })) as Address
+    assert.equal(getAddress(serving.aggregator), getAddress(predicted))
+    for (const i of SELECTED) {
+      const sel = await waitFor(`node ${i} selected`, () =>
+        nodes[i]!.bidder.find((e) => e.kind === 'selected' && e.slaId === slaId),
+      )
+      assert.equal((sel as { serving: boolean }).serving, true)
+    }
+    await waitFor('node 3 not selected', () =>
+      nodes[3]!.bidder.find((e) => e.kind === 'not-selected' && e.slaId === slaId),
+    )
+    // Node 3's deposit came back at finalize.
+    assert.equal(await linkBalance(nodes[3]!.address), before[3])
+
+    // The committee's DKG, its confirmations, and the aggregator at the predicted address.
+    await waitFor(
+      'the aggregator deployed',
+      async () => {
+        const code = await chain.owner.getCode({ address: predicted })
+        return code && code !== '0x' ? true : undefined
+      },
+      60_000,
+    )
+    const factoryLogs = parseEventLogs({
+      abi: SlaAggregatorFactoryAbi,
+      logs: await chain.owner.getLogs({ address: factory, fromBlock: 0n }),
+    })
+    const deployed = factoryLogs.filter((l) => l.eventName === 'AggregatorDeployed')
+    assert.equal(deployed.length, 1)
+    assert.equal(getAddress((deployed[0]!.args as { aggregator: Address }).aggregator), predicted)
+
+    // One signed round, then a member settles.
+    const settled = await waitFor(
+      'the SLA to be settled',
+      async () => ((await sla(slaId)).status === 3 ? true : undefined),
+      60_000,
+    )
+    assert.ok(settled)
+    const answers = parseEventLogs({
+      abi: ThresholdAggregatorAbi,
+      logs: await chain.owner.getLogs({ address: predicted, fromBlock: 0n }),
+      eventName: 'AnswerUpdated',
+    })
+    assert.equal(answers.length, 1, 'one round transmitted')
+    const answer = answers[0]!.args.current!
+    assert.ok(answer >= 300010n && answer <= 300050n, `answer ${answer}`)
+
+    const confirmedBy = parseEventLogs({
+      abi: SlaAggregatorFactoryAbi,
+      logs: await chain.owner.getLogs({ address: factory, fromBlock: 0n }),
+      eventName: 'GroupKeyConfirmed',
+    }).map((l) => getAddress(l.args.oracle))
+    assert.ok(confirmedBy.length >= 3, `${confirmedBy.length} confirmations`)
+    for (const i of SELECTED) {
+      const n = nodes[i]!
+      assert.ok(
+        n.bidder.some((e) => e.kind === 'member-started' && e.slaId === slaId),
+        `node ${i} ran a member`,
+      )
+      assert.ok(
+        n.oca.some((e) => e.kind === 'group-key'),
+        `node ${i} made the group key`,
+      )
+      await waitFor(`node ${i} to see the settlement`, () =>
+        n.bidder.find((e) => e.kind === 'settled' && e.slaId === slaId),
+      )
+    }
+    // A member that saw the answer stopped at once (the others at the settlement).
+    assert.ok(
+      nodes.some((n) => n.bidder.some((e) => e.kind === 'answered' && e.answer === answer)),
+      'a node saw the answer',
+    )
+    assert.ok(
+      nodes.some((n) => n.bidder.some((e) => e.kind === 'settle-sent' && e.slaId === slaId)),
+      'a node settled',
+    )
+    assert.ok(!nodes[3]!.bidder.some((e) => e.kind === 'member-started'))
+
+    const logs = parseEventLogs({
+      abi: OrderMatchingAbi,
+      logs: await chain.owner.getLogs({ address: market, fromBlock: 0n }),
+    })
+    const returned = logs
+      .filter((l) => l.eventName === 'DepositReturned' && l.args.slaId === slaId)
+      .map((l) => getAddress((l.args as { oracle: Address }).oracle))
+    assert.deepEqual(returned.sort(), nodes.map((n) => n.address).sort())
+    assert.equal(
+      logs.filter((l) => l.eventName === 'DepositForfeited' && l.args.slaId === slaId).length,
+      0,
+    )
+    const settledLog = logs.find((l) => l.eventName === 'SLASettled' && l.args.slaId === slaId)
+    const paid = (settledLog!.args as { agreeBitmap: bigint }).agreeBitmap
+    const finalized = logs.find((l) => l.eventName === 'SLAFinalized' && l.args.slaId === slaId)
+    const committee = (finalized!.args as { oracles: readonly Address[] }).oracles.map((a) =>
+      getAddress(a),
+    )
+    assert.deepEqual([...committee].sort(), SELECTED.map((i) => nodes[i]!.address).sort())
+    const afterwards = await Promise.all(nodes.map((n) => linkBalance(n.address)))
+    for (const i of SELECTED) {
+      const place = committee.indexOf(nodes[i]!.address)
+      const expected = ((paid >> BigInt(place)) & 1n) === 1n ? serving.clearingPrice : 0n
+      assert.equal(afterwards[i]! - before[i]!, expected, `node ${i} paid`)
+    }
+    assert.ok(paid.toString(2).replace(/0/g, '').length >= 3, `paid bitmap ${paid.toString(2)}`)
+    console.log(`# OCA SLA proposed → settled in ${Date.now() - t0} ms`)
+  })
+})
