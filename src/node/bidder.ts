@@ -9,8 +9,13 @@ import {
   type PublicClient,
   toEventSelector,
 } from 'viem'
-import { IOrderMatchingAbi, LinkTokenAbi } from '../../artifacts/abis.ts'
+import {
+  IOrderMatchingAbi,
+  IThresholdAggregatorFactoryAbi,
+  LinkTokenAbi,
+} from '../../artifacts/abis.ts'
 import { AGGREGATION_MODE, bidData } from '../chain/market.ts'
+import { groupKeyHex } from '../chain/oca-deploy.ts'
 import { decodeRevertData, revertDataOf } from '../chain/revert.ts'
 import type { Common } from '../common.ts'
 import type { BidderSpec, OffchainAggregationSpec, ParsedJob } from '../pipeline/job-spec.ts'
@@ -268,6 +273,10 @@ type Followed = {
   committee?: Address[]
   memberKey?: bigint
   keyConfirmSent?: boolean
+  /** The member's group key once its DKG made it (kept: it is confirmed after the member stops). */
+  groupKey?: { x: bigint; parity: number }
+  /** Wall-clock ms when the bidder saw the answer. */
+  answeredAt?: number
   /** The member could not be started (no commitreveal job of the spec): logged once. */
   memberFailed?: boolean
   /** Wall-clock ms when this node first found it could finalize / settle. */
@@ -283,6 +292,8 @@ type ActiveJob = {
   market: Address
   from: Address
   link: Address | undefined
+  /** The market's aggregator factory (OCA mode), once read. */
+  factory?: Address
   slas: Map<bigint, Followed>
   unsubscribe: () => void
   tick: Loop
@@ -477,6 +488,9 @@ export function createBidderService(common: Common, deps: BidderDeps) {
       const slaIdTopic = raw.topics[1]
       if (slaIdTopic === undefined) continue
       const slaId = BigInt(slaIdTopic)
+      // An SLA bid on earlier in this delivery and closed later in it (a replay of history)
+      // no longer counts against the capacity of the proposals after it.
+      if (t0 === SLA_CANCELLED_TOPIC || t0 === SLA_SETTLED_TOPIC) batch.delete(slaId)
       if (t0 === SLA_FINALIZED_TOPIC) {
         const { args } = decodeEventLog({
           abi: IOrderMatchingAbi,
@@ -572,20 +586,33 @@ export function createBidderService(common: Common, deps: BidderDeps) {
   }
 
   /**
-   * OCA mode, one step per tick: watch the aggregator for the SLA's answer (then the member has
-   * done its part and stops; `tick` settles), start the committee member, and confirm its group
-   * key on the market once its DKG made it.
+   * OCA mode, one step per tick: confirm the member's group key on the market once its DKG made
+   * it, watch the aggregator for the SLA's answer (then the member has done its part and stops;
+   * `tick` settles), and start the committee member.
    */
   async function serveOca(a: ActiveJob, f: Followed, t: bigint): Promise<void> {
     const oca = deps.oca
-    if (!oca || !f.aggregator || !f.committee || f.answered) return
+    if (!oca || !f.aggregator || !f.committee) return
+    if (f.memberKey !== undefined && f.groupKey === undefined) {
+      const st = oca.status(f.memberKey)
+      if (st?.groupKeyX !== undefined && st.groupKeyParity !== undefined)
+        f.groupKey = { x: BigInt(st.groupKeyX), parity: st.groupKeyParity }
+    }
+    // Confirmed also after the answer: settle pays the members that confirmed by then.
+    if (f.groupKey && !f.keyConfirmSent) await confirmKey(a, f, f.groupKey)
+    if (f.answered) {
+      if (f.groupKey) stopMember(f)
+      return
+    }
     const client = await deps.client()
     const code = await client.getCode({ address: f.aggregator })
     if (code && code !== '0x') {
       const feed = await readFeed(client, f.aggregator)
       if (feed.answer !== undefined && feed.updatedAt !== undefined && feed.round > 0) {
         f.answered = true
-        stopMember(f)
+        f.answeredAt = Date.now()
+        // A member still without its key keeps going until it has it (and confirms it).
+        if (f.groupKey) stopMember(f)
         log.info(
           {
             ...fields(a, f.slaId),
@@ -645,13 +672,15 @@ export function createBidderService(common: Common, deps: BidderDeps) {
         aggregator: f.aggregator,
       })
     }
-    if (f.keyConfirmSent) return
-    const st = oca.status(f.memberKey)
-    if (st?.groupKeyX === undefined || st.groupKeyParity === undefined) return
+  }
+
+  /** Sends `confirmGroupKey` with the member's key (once; `KeyAlreadyConfirmed` counts as sent). */
+  async function confirmKey(a: ActiveJob, f: Followed, key: { x: bigint; parity: number }) {
+    const groupKeyX = groupKeyHex(key.x)
     const data = encodeFunctionData({
       abi: IOrderMatchingAbi,
       functionName: 'confirmGroupKey',
-      args: [f.slaId, BigInt(st.groupKeyX), st.groupKeyParity],
+      args: [f.slaId, key.x, key.parity],
     })
     const est = await estimate(a, data)
     if ('revert' in est) {
@@ -677,16 +706,37 @@ export function createBidderService(common: Common, deps: BidderDeps) {
     deps.txm.wake()
     if (!created) return
     log.info(
-      { ...fields(a, f.slaId), tx_id: String(id), group_key_x: st.groupKeyX },
+      { ...fields(a, f.slaId), tx_id: String(id), group_key_x: groupKeyX },
       'confirming the group key',
     )
     emit({
       kind: 'key-confirm-sent',
       jobId: a.job.id,
       slaId: f.slaId,
-      groupKeyX: st.groupKeyX,
+      groupKeyX,
       txId: id,
     })
+  }
+
+  /**
+   * OCA mode: settle pays the members that confirmed the key by then, so with an answer in, the
+   * bidder settles once every member confirmed or `staggerMs` after it saw the answer (a late
+   * member's confirmation has that long), whichever comes first; then the usual staggering.
+   */
+  async function mayPayOca(a: ActiveJob, f: Followed): Promise<boolean> {
+    if (!f.answered || f.answeredAt === undefined) return true
+    if (Date.now() - f.answeredAt >= staggerMs) return true
+    a.factory ??= getAddress(await read<Address>(a, 'aggregatorFactory'))
+    const bitmap = (await (
+      await deps.client()
+    ).readContract({
+      address: a.factory,
+      abi: IThresholdAggregatorFactoryAbi,
+      functionName: 'confirmations',
+      args: [f.slaId],
+    })) as bigint
+    const all = (1n << BigInt(f.committee?.length ?? 0)) - 1n
+    return (bitmap & all) === all
   }
 
   /** One pass over the SLAs the job follows. */
@@ -723,8 +773,13 @@ export function createBidderService(common: Common, deps: BidderDeps) {
             await closeOut(a, f, 'finalize', Math.max(place, 0))
           }
         } else if (f.phase === 'serving') {
-          if (f.mode === AGGREGATION_MODE.OffchainAggregation) await serveOca(a, f, t)
-          if (!f.settleSent && (f.answered || t >= f.responseDeadline))
+          const oca = f.mode === AGGREGATION_MODE.OffchainAggregation
+          if (oca) await serveOca(a, f, t)
+          if (
+            !f.settleSent &&
+            (f.answered || t >= f.responseDeadline) &&
+            (!oca || (await mayPayOca(a, f)))
+          )
             await closeOut(a, f, 'settle', f.memberIndex ?? 0)
         }
       } catch (err) {
