@@ -270,6 +270,10 @@ export async function createOcaMember(
   /** Batches waiting to retry (back-off timers). */
   const retries = new Map<number, ReturnType<typeof setTimeout>>()
   const maxAttempts = params.batchAttempts ?? 3
+  if (!(Number.isInteger(maxAttempts) && maxAttempts >= 1 && maxAttempts <= 100))
+    throw new OcaError('a nonce batch takes 1 to 100 attempts', {
+      details: `batchAttempts = ${maxAttempts}`,
+    })
   const retryBackoff = {
     initialMs: params.batchRetryBackoff?.initialMs ?? params.phaseTimeoutMs,
     maxMs: params.batchRetryBackoff?.maxMs ?? 4 * params.phaseTimeoutMs,

@@ -372,6 +372,8 @@ export function createOcaProvider(
   const log = deps.logger.child({ component: 'oca-provider' })
   const inbox = new Map<number, RoundInbox>()
   const closed = new Map<number, RoundReward>()
+  /** Rounds being decided (closing is async: a timer and a last message may race). */
+  const closing = new Set<number>()
   /** Decided rounds (the latest HISTORY), settled or not. */
   const history = new Map<number, RoundReward>()
   let closedThrough = (params.firstRound ?? 1) - 1
@@ -394,7 +396,8 @@ export function createOcaProvider(
       m.kind === 'commitset' ? commitSetDigest(configDigest, m) : evidenceDigest(configDigest, m)
     if (!(await signedBy(digest, m.signature, oracles[m.member - 1]!)))
       return refuse('not signed by the member')
-    if (m.round <= closedThrough || closed.has(m.round)) return refuse('round closed')
+    if (m.round <= closedThrough || closed.has(m.round) || closing.has(m.round))
+      return refuse('round closed')
     let box = inbox.get(m.round)
     if (!box) {
       box = { commitSets: new Map(), evidence: new Map() }
@@ -528,7 +531,8 @@ export function createOcaProvider(
   }
 
   async function close(round: number): Promise<void> {
-    if (closed.has(round) || round <= closedThrough) return
+    if (closed.has(round) || closing.has(round) || round <= closedThrough) return
+    closing.add(round)
     const box = inbox.get(round)
     inbox.delete(round)
     if (box?.timer) clearTimeout(box.timer)
@@ -539,6 +543,7 @@ export function createOcaProvider(
       result = { round, bitmap: 0n, rewarded: [], reason: errorMessage(err) }
     }
     closed.set(round, result)
+    closing.delete(round)
     history.set(round, result)
     if (history.size > HISTORY) history.delete(history.keys().next().value as number)
     log.info(
