@@ -11,6 +11,7 @@ import {
   type OcaMember,
   type RoundOutcome,
 } from '../oca/member.ts'
+import { encodeProviderMessage, type ProviderMessage } from '../oca/provider.ts'
 import { configDigestOf } from '../oca/report.ts'
 import { reshareGroupKey } from '../oca/reshare-session.ts'
 import { isOcaType } from '../oca/wire.ts'
@@ -86,6 +87,8 @@ export type OcaJobStatus = {
   addrs: string[]
   /** The committee's group key (compressed point) once the DKG is done. */
   groupKey: Hex | undefined
+  /** The committee's share keys Y_1..Y_n (public; what a provider checks partials against). */
+  shareKeys: Hex[]
   /** The group key as the ThresholdAggregator's constructor takes it. */
   groupKeyX: string | undefined
   groupKeyParity: number | undefined
@@ -247,6 +250,26 @@ export function createOffchainAggregationService(common: Common, deps: OffchainA
     setState(a, 'failed', reason)
     log.error({ ...fields(a), reason }, 'offchainaggregation job failed')
     emit({ kind: 'failed', jobId: a.key, reason })
+  }
+
+  /**
+   * The members' provider messages (commitment sets, evidence) POSTed to the provider's endpoint
+   * (src/oca/provider-server.ts); a refusal or failure is logged by the member, never retried.
+   */
+  function postToProvider(url: string) {
+    return async (m: ProviderMessage) => {
+      const res = await fetch(url, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: encodeProviderMessage(m),
+        signal: AbortSignal.timeout(5_000),
+      })
+      if (res.status !== 202) {
+        throw new OcaJobError(`the provider answered ${res.status}`, {
+          details: (await res.text()).slice(0, 300),
+        })
+      }
+    }
   }
 
   /** Retries `fn` with back-off until it returns a value or the job stops. */
@@ -521,6 +544,7 @@ export function createOffchainAggregationService(common: Common, deps: OffchainA
     )
     const groupKey = toPublicKey(parsePoint(key.groupKey))
     a.status.groupKey = key.groupKey
+    a.status.shareKeys = key.shareKeys
     a.status.groupKeyX = groupKeyHex(groupKey.x)
     a.status.groupKeyParity = groupKey.parity
     a.status.error = undefined
@@ -592,6 +616,7 @@ export function createOffchainAggregationService(common: Common, deps: OffchainA
               { timeoutMs: 120_000, signal },
             )
           },
+          ...(spec.providerURL ? { toProvider: postToProvider(spec.providerURL) } : {}),
           onOutcome: (o) => {
             a.status.latestRound = Math.max(
               a.status.latestRound,
@@ -702,6 +727,7 @@ export function createOffchainAggregationService(common: Common, deps: OffchainA
           peerId: undefined,
           addrs: [],
           groupKey: undefined,
+          shareKeys: [],
           groupKeyX: undefined,
           groupKeyParity: undefined,
           missing: [],

@@ -173,6 +173,17 @@ const offchainAggregation = z
     dkgPhaseTimeout: durationAtLeast(100, '100ms').optional(),
     transmitStep: durationAtLeast(100, '100ms').optional(),
     roundsPerBatch: z.number().int().min(1).max(64).optional(),
+    // Where the members' provider messages go (Algorithm 3: the provider's HTTP endpoint).
+    providerURL: z
+      .string()
+      .refine((v) => {
+        try {
+          return ['http:', 'https:'].includes(new URL(v).protocol)
+        } catch {
+          return false
+        }
+      }, 'must be an http(s) URL')
+      .optional(),
     // A committee change: the previous configuration, whose members reshare the group key.
     previousContractAddress: address.optional(),
     previousOracles: z.array(address).min(4).max(31).optional(),

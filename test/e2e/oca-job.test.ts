@@ -11,14 +11,24 @@
 import assert from 'node:assert/strict'
 import { after, before, describe, it } from 'node:test'
 import { type Address, getAddress } from 'viem'
-import { OracleRegistryAbi, OracleRegistryBytecode } from '../../artifacts/abis.ts'
+import {
+  LinkTokenAbi,
+  LinkTokenBytecode,
+  OcaRewardsAbi,
+  OcaRewardsBytecode,
+  OracleRegistryAbi,
+  OracleRegistryBytecode,
+} from '../../artifacts/abis.ts'
 import {
   agreedGroupKey,
   deployThresholdAggregator,
   nextContractAddress,
 } from '../../src/chain/oca-deploy.ts'
-import { deployContract } from '../../src/chain/testing.ts'
+import { deployContract, send } from '../../src/chain/testing.ts'
+import { createLogger } from '../../src/common.ts'
 import { publicKeyOf } from '../../src/crypto/schnorr.ts'
+import { createOcaProvider, settleWithViem } from '../../src/oca/provider.ts'
+import { serveProvider } from '../../src/oca/provider-server.ts'
 import { waitFor } from './node-setup.ts'
 import { inMiddle, type OcaTestNode, type OcaWorld, startOcaWorld } from './oca-job-setup.ts'
 
@@ -227,5 +237,115 @@ describe(`offchainaggregation job on 4 nodes (${process.env.DATABASE_URL ? 'Post
     }
     const logs = await chain.owner.getLogs({ address: aggregator2, fromBlock: 0n })
     assert.equal(logs.length, 0, 'nothing was transmitted to it')
+  })
+
+  it('members hand the provider their round messages; it rewards them on chain (Algorithm 3)', async () => {
+    const { nodes, chain } = world
+    // OcaRewards funded by the provider (the owner here), and the provider's endpoint, which
+    // takes messages once the committee's public keys are known.
+    const link = await deployContract(chain.owner, {
+      name: 'LinkToken',
+      abi: LinkTokenAbi,
+      bytecode: LinkTokenBytecode,
+      args: [],
+    })
+    const oracles = nodes.map((t) => t.address)
+    const PAY = 10n ** 16n
+    const rewards = await deployContract(chain.owner, {
+      name: 'OcaRewards',
+      abi: OcaRewardsAbi,
+      bytecode: OcaRewardsBytecode,
+      args: [link, chain.owner.account.address, oracles, PAY],
+    })
+    await send(chain.owner, {
+      address: link,
+      abi: LinkTokenAbi,
+      functionName: 'transferAndCall',
+      args: [rewards, 10n ** 18n, '0x'],
+    })
+    const server = await serveProvider({ logger: createLogger({ silent: true }) })
+    try {
+      const registry3 = await deployContract(chain.owner, {
+        name: 'OracleRegistry',
+        abi: OracleRegistryAbi,
+        bytecode: OracleRegistryBytecode,
+        args: [],
+      })
+      const aggregator3 = await nextContractAddress(chain.owner)
+      const jobs3 = await world.createJobs(nodes, (t) =>
+        world
+          .specFor(t.index, {
+            aggregator: aggregator3,
+            registry: registry3,
+            extra: `providerURL = "${server.url}"`,
+          })
+          .replace(/^externalJobID = .*\n/m, ''),
+      )
+      const keyed = await waitFor(
+        'the third committee keyed',
+        async () => {
+          const s = await world.status(nodes[0]!, jobs3[0]!)
+          return s.groupKey && s.shareKeys.length === N ? s : undefined
+        },
+        60_000,
+      )
+      const settled: number[] = []
+      const provider = createOcaProvider(
+        {
+          send: settleWithViem(chain.owner, rewards),
+          logger: createLogger({ silent: true }),
+          onRound: (r) => settled.push(r.round),
+        },
+        {
+          configDigest: keyed.configDigest,
+          oracles,
+          f: F,
+          groupKey: keyed.groupKey!,
+          shareKeys: keyed.shareKeys,
+          settleEvery: 1,
+          closeAfterMs: 4_000,
+        },
+      )
+      server.setProvider(provider)
+      await world.deployWhenKeyed(nodes, jobs3, { aggregator: aggregator3, oracles, f: F })
+      await waitFor(
+        'a round on the third aggregator',
+        async () => (await world.roundsOn(aggregator3))[0],
+        60_000,
+      )
+      // Round 1 is closed and settled on chain: every member that observed, committed and
+      // revealed is owed one payment.
+      await waitFor(
+        'round 1 settled on OcaRewards',
+        async () =>
+          (await chain.owner.readContract({
+            address: rewards,
+            abi: OcaRewardsAbi,
+            functionName: 'lastSettledRound',
+          })) >= 1
+            ? true
+            : undefined,
+        60_000,
+      )
+      const owed = await Promise.all(
+        oracles.map((o) =>
+          chain.owner.readContract({
+            address: rewards,
+            abi: OcaRewardsAbi,
+            functionName: 'owed',
+            args: [o],
+          }),
+        ),
+      )
+      const paid = owed.filter((x) => x === PAY).length
+      assert.ok(paid >= N - F, `owed: ${owed.join(', ')}`)
+      assert.ok(
+        owed.every((x) => x === 0n || x === PAY),
+        `owed: ${owed.join(', ')}`,
+      )
+      await provider.stop()
+    } finally {
+      await server.close()
+    }
   })
 })
