@@ -1,4 +1,12 @@
-import { type Abi, decodeErrorResult, type Hex, isHex, stringify } from 'viem'
+import {
+  type Abi,
+  ContractFunctionRevertedError,
+  decodeErrorResult,
+  type Hex,
+  isHex,
+  stringify,
+  BaseError as ViemBaseError,
+} from 'viem'
 import { contractErrorsAbi } from './errors-abi.ts'
 
 /** Revert data: finding it in a client's error, and saying what it means. */
@@ -57,4 +65,13 @@ export function revertDataOf(err: unknown): Hex | undefined {
     e = o.cause
   }
   return undefined
+}
+
+/** The name of the custom error a contract read reverted with, if it did (viem's error chain). */
+export function revertErrorName(err: unknown): string | undefined {
+  if (!(err instanceof ViemBaseError)) return undefined
+  const reverted = err.walk((e) => e instanceof ContractFunctionRevertedError) as
+    | ContractFunctionRevertedError
+    | undefined
+  return reverted?.data?.errorName
 }

@@ -1,12 +1,6 @@
-import {
-  type Address,
-  ContractFunctionRevertedError,
-  type Hex,
-  type PublicClient,
-  BaseError as ViemBaseError,
-  type WalletClient,
-} from 'viem'
+import type { Address, Hex, PublicClient, WalletClient } from 'viem'
 import { ThresholdAggregatorAbi } from '../../artifacts/abis.ts'
+import { revertErrorName } from '../chain/revert.ts'
 import type { SchnorrSignature } from '../crypto/schnorr.ts'
 import { BaseError } from '../errors.ts'
 import type { Report } from './report.ts'
@@ -33,13 +27,7 @@ export async function readLatestRound(client: Reader, aggregator: Address): Prom
     })
     return Number(roundId)
   } catch (err) {
-    const reverted =
-      err instanceof ViemBaseError
-        ? (err.walk((e) => e instanceof ContractFunctionRevertedError) as
-            | ContractFunctionRevertedError
-            | undefined)
-        : undefined
-    if (reverted?.data?.errorName === 'NoDataPresent') return 0
+    if (revertErrorName(err) === 'NoDataPresent') return 0
     throw err
   }
 }

@@ -1,7 +1,4 @@
 import assert from 'node:assert/strict'
-import { mkdtemp, rm } from 'node:fs/promises'
-import { tmpdir } from 'node:os'
-import { join } from 'node:path'
 import { after, before, describe, it } from 'node:test'
 import { type Address, bytesToHex, encodeFunctionData, getAddress, parseEventLogs } from 'viem'
 import { generatePrivateKey, privateKeyToAddress } from 'viem/accounts'
@@ -26,14 +23,12 @@ import { createLogger } from '../../src/common.ts'
 import type { BidderEvent } from '../../src/node/bidder.ts'
 import type { CommitRevealEvent } from '../../src/node/commitreveal.ts'
 import { specIdOf } from '../../src/node/directrequest.ts'
-import { prepareLocalNode } from '../../src/node/local.ts'
 import { type OracleNode, startNode } from '../../src/node/node.ts'
 import { encodeDietCbor } from '../../src/pipeline/cbor-encode.ts'
 import { parseJobSpec } from '../../src/pipeline/job-spec.ts'
 import { TASKS } from '../../src/pipeline/tasks/index.ts'
-import { testDatabaseUrl } from '../../src/store/testing.ts'
 import { REQUEST_SPEC, startCommitteeSource } from './commitreveal-setup.ts'
-import { waitFor } from './node-setup.ts'
+import { prepareTestNode, waitFor } from './node-setup.ts'
 
 /**
  * The bidder job end to end on anvil: an OrderMatching market with two pool aggregators, six
@@ -114,18 +109,11 @@ describe(`bidder job: 6 nodes bid on an SLA for 4 (${process.env.DATABASE_URL ? 
     await Promise.all(
       keys.map(async (key, index) => {
         const address = privateKeyToAddress(key)
-        const dataDir = await mkdtemp(join(tmpdir(), `orakel-bidder-${index}-`))
-        cleanup.push(() => rm(dataDir, { recursive: true, force: true }))
-        const database = await testDatabaseUrl()
-        if (database) cleanup.push(() => database.drop())
-        const { config } = await prepareLocalNode({
-          rpcUrl: chain.anvil.rpcUrl,
-          chainId: chain.anvil.chainId,
+        const config = await prepareTestNode({
+          chain,
           privateKey: key,
-          dataDir,
-          databaseUrl: database?.url,
-          pollIntervalMs: 50,
-          configure: (c) => ({ ...c, log: { level: 'silent' } }),
+          prefix: `orakel-bidder-${index}-`,
+          cleanup,
         })
         const bidder: BidderEvent[] = []
         const rounds: CommitRevealEvent[] = []

@@ -1,8 +1,6 @@
 import { readFileSync } from 'node:fs'
-import { mkdtemp, rm } from 'node:fs/promises'
 import { createServer, type ServerResponse } from 'node:http'
 import type { AddressInfo } from 'node:net'
-import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import type { Address } from 'viem'
 import { privateKeyToAddress } from 'viem/accounts'
@@ -19,9 +17,8 @@ import {
 import { createLogger } from '../../src/common.ts'
 import type { NodeConfig } from '../../src/config/config.ts'
 import type { CommitRevealEvent } from '../../src/node/commitreveal.ts'
-import { prepareLocalNode } from '../../src/node/local.ts'
 import { type OracleNode, startNode } from '../../src/node/node.ts'
-import { testDatabaseUrl } from '../../src/store/testing.ts'
+import { prepareTestNode } from './node-setup.ts'
 
 /**
  * A commit–reveal committee on anvil: LinkToken, MedianAggregation(minReveals), a configured
@@ -154,18 +151,11 @@ export async function startCommitteeWorld(params: {
 
     const nodes: CommitteeNode[] = []
     for (const [index, key] of keys.entries()) {
-      const dataDir = await mkdtemp(join(tmpdir(), `${params.prefix}${index}-`))
-      cleanup.push(() => rm(dataDir, { recursive: true, force: true }))
-      const database = await testDatabaseUrl()
-      if (database) cleanup.push(() => database.drop())
-      const { config } = await prepareLocalNode({
-        rpcUrl: chain.anvil.rpcUrl,
-        chainId: chain.anvil.chainId,
+      const config = await prepareTestNode({
+        chain,
         privateKey: key,
-        dataDir,
-        databaseUrl: database?.url,
-        pollIntervalMs: 50,
-        configure: (c) => ({ ...c, log: { level: 'silent' } }),
+        prefix: `${params.prefix}${index}-`,
+        cleanup,
       })
       let node: OracleNode | undefined
       const current = () => {

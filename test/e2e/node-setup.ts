@@ -18,6 +18,7 @@ import { databaseParams, defaultConfig, type NodeConfig } from '../../src/config
 import { encryptKeystore } from '../../src/crypto/keystore.ts'
 import { createEthKeyStore } from '../../src/keys/eth-keys.ts'
 import type { DirectRequestEvent } from '../../src/node/directrequest.ts'
+import { prepareLocalNode } from '../../src/node/local.ts'
 import { type OracleNode, startNode } from '../../src/node/node.ts'
 import { openDatabase } from '../../src/store/db.ts'
 import { testDatabaseUrl } from '../../src/store/testing.ts'
@@ -165,4 +166,32 @@ export async function importNodeKey(config: NodeConfig): Promise<void> {
   } finally {
     await db.close()
   }
+}
+
+/**
+ * The configuration of an in-process test node on `chain` with `privateKey` imported: a data
+ * folder of its own (prefix `prefix`) and a database of its own (PGlite there, or a fresh schema
+ * of the Postgres server named by DATABASE_URL), silent logs, fast polling. Removing both is
+ * pushed onto `cleanup`.
+ */
+export async function prepareTestNode(p: {
+  chain: TestChain
+  privateKey: `0x${string}`
+  prefix: string
+  cleanup: (() => Promise<void>)[]
+}): Promise<NodeConfig> {
+  const dataDir = await mkdtemp(join(tmpdir(), p.prefix))
+  p.cleanup.push(() => rm(dataDir, { recursive: true, force: true }))
+  const database = await testDatabaseUrl()
+  if (database) p.cleanup.push(() => database.drop())
+  const { config } = await prepareLocalNode({
+    rpcUrl: p.chain.anvil.rpcUrl,
+    chainId: p.chain.anvil.chainId,
+    privateKey: p.privateKey,
+    dataDir,
+    databaseUrl: database?.url,
+    pollIntervalMs: 50,
+    configure: (c) => ({ ...c, log: { level: 'silent' } }),
+  })
+  return config
 }

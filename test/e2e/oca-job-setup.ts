@@ -1,6 +1,4 @@
 import { readFileSync } from 'node:fs'
-import { mkdtemp, rm } from 'node:fs/promises'
-import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { type Address, parseEventLogs } from 'viem'
 import { privateKeyToAddress } from 'viem/accounts'
@@ -14,12 +12,10 @@ import { agreedGroupKey, deployThresholdAggregator } from '../../src/chain/oca-d
 import { deployContract, startTestChain, type TestChain } from '../../src/chain/testing.ts'
 import { createLogger } from '../../src/common.ts'
 import type { NodeConfig } from '../../src/config/config.ts'
-import { prepareLocalNode } from '../../src/node/local.ts'
 import { type OracleNode, startNode } from '../../src/node/node.ts'
 import type { OcaJobEvent, OcaJobStatus } from '../../src/node/offchainaggregation.ts'
-import { testDatabaseUrl } from '../../src/store/testing.ts'
 import { startCommitteeSource } from './commitreveal-setup.ts'
-import { waitFor } from './node-setup.ts'
+import { prepareTestNode, waitFor } from './node-setup.ts'
 
 /**
  * Real nodes for offchainaggregation job tests: anvil, an OracleRegistry, a price source with one
@@ -61,18 +57,11 @@ export async function startOcaWorld(params: { prefix: string; n: number; prices:
     cleanup.push(() => source.stop())
     const nodes: OcaTestNode[] = []
     for (const [index, key] of ANVIL_PRIVATE_KEYS.slice(1, 1 + params.n).entries()) {
-      const dataDir = await mkdtemp(join(tmpdir(), `${params.prefix}${index}-`))
-      cleanup.push(() => rm(dataDir, { recursive: true, force: true }))
-      const database = await testDatabaseUrl()
-      if (database) cleanup.push(() => database.drop())
-      const { config } = await prepareLocalNode({
-        rpcUrl: chain.anvil.rpcUrl,
-        chainId: chain.anvil.chainId,
+      const config = await prepareTestNode({
+        chain,
         privateKey: key,
-        dataDir,
-        databaseUrl: database?.url,
-        pollIntervalMs: 50,
-        configure: (c) => ({ ...c, log: { level: 'silent' } }),
+        prefix: `${params.prefix}${index}-`,
+        cleanup,
       })
       const t: OcaTestNode = { index, address: privateKeyToAddress(key), config, events: [] }
       nodes.push(t)

@@ -1,18 +1,11 @@
-import {
-  type Address,
-  ContractFunctionRevertedError,
-  encodeFunctionData,
-  type Hex,
-  type PublicClient,
-  BaseError as ViemBaseError,
-} from 'viem'
+import { type Address, encodeFunctionData, type Hex, type PublicClient } from 'viem'
 import { AggregatorV3InterfaceAbi, ICommitRevealAggregatorAbi } from '../../../artifacts/abis.ts'
 import {
   type CommitRevealConfig,
   ROUND_STATUS,
   type RoundStatusName,
 } from '../../chain/commit-reveal.ts'
-import { decodeRevertData, revertDataOf } from '../../chain/revert.ts'
+import { decodeRevertData, revertDataOf, revertErrorName } from '../../chain/revert.ts'
 
 /**
  * What a commitreveal job reads from a CommitRevealAggregator
@@ -53,15 +46,6 @@ export type AggregatorReader = {
    * in words (e.g. `FeedRoundInProgress(3)`).
    */
   wouldRevert(aggregator: Address, from: Address, data: Hex): Promise<string | undefined>
-}
-
-/** The custom error a read reverted with, if it did. */
-function revertName(err: unknown): string | undefined {
-  if (!(err instanceof ViemBaseError)) return undefined
-  const reverted = err.walk((e) => e instanceof ContractFunctionRevertedError) as
-    | ContractFunctionRevertedError
-    | undefined
-  return reverted?.data?.errorName
 }
 
 export function createAggregatorReader(
@@ -122,7 +106,7 @@ export function createAggregatorReader(
         )
         return { roundId, answer, updatedAt }
       } catch (err) {
-        if (revertName(err) === 'NoDataPresent') return undefined
+        if (revertErrorName(err) === 'NoDataPresent') return undefined
         throw err
       }
     },

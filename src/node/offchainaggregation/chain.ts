@@ -1,13 +1,6 @@
-import {
-  type Address,
-  ContractFunctionRevertedError,
-  encodeFunctionData,
-  getAddress,
-  type Hex,
-  type PublicClient,
-  BaseError as ViemBaseError,
-} from 'viem'
+import { type Address, encodeFunctionData, getAddress, type Hex, type PublicClient } from 'viem'
 import { IOracleRegistryAbi, ThresholdAggregatorAbi } from '../../../artifacts/abis.ts'
+import { revertErrorName } from '../../chain/revert.ts'
 import type { SchnorrSignature } from '../../crypto/schnorr.ts'
 import { BaseError } from '../../errors.ts'
 import { transmitArgs } from '../../oca/aggregator.ts'
@@ -33,14 +26,6 @@ export type FeedState = {
   updatedAt: bigint | undefined
 }
 
-function revertName(err: unknown): string | undefined {
-  if (!(err instanceof ViemBaseError)) return undefined
-  const reverted = err.walk((e) => e instanceof ContractFunctionRevertedError) as
-    | ContractFunctionRevertedError
-    | undefined
-  return reverted?.data?.errorName
-}
-
 export async function readFeed(client: Reader, aggregator: Address): Promise<FeedState> {
   try {
     const [roundId, answer, , updatedAt] = await client.readContract({
@@ -50,7 +35,7 @@ export async function readFeed(client: Reader, aggregator: Address): Promise<Fee
     })
     return { round: Number(roundId), answer, updatedAt }
   } catch (err) {
-    if (revertName(err) === 'NoDataPresent')
+    if (revertErrorName(err) === 'NoDataPresent')
       return { round: 0, answer: undefined, updatedAt: undefined }
     throw err
   }
