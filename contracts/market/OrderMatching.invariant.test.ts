@@ -189,7 +189,7 @@ describe('OrderMatching invariants', () => {
         ocaSettled += ends.ocaSettled
         ocaPaid += ends.ocaPaid
       }),
-      { numRuns: 8, endOnFailure: true },
+      { numRuns: 8, endOnFailure: true, seed: Number(process.env.FC_SEED ?? 20_261_124) },
     )
     assert.ok(steps > 150, `${steps} steps`)
     assert.ok(settled >= 3, `${settled} SLAs served and settled`)

@@ -8,10 +8,8 @@ import {
   parseEventLogs,
   zeroAddress,
 } from 'viem'
-import { privateKeyToAddress } from 'viem/accounts'
 import {
   LinkTokenAbi,
-  LinkTokenBytecode,
   OracleRegistryAbi,
   OracleRegistryBytecode,
   OrderMatchingAbi,
@@ -19,26 +17,11 @@ import {
   ThresholdAggregatorAbi,
 } from '../../artifacts/abis.ts'
 import { ANVIL_PRIVATE_KEYS } from '../../src/chain/anvil.ts'
-import { fundedSigners, type Signer } from '../../src/chain/commit-reveal-testing.ts'
-import { AGGREGATION_MODE, deployMarket, proposeData } from '../../src/chain/market.ts'
-import {
-  deployContract,
-  fundLink,
-  increaseTime,
-  LINK,
-  startTestChain,
-  type TestChain,
-} from '../../src/chain/testing.ts'
-import { createLogger } from '../../src/common.ts'
-import type { BidderEvent } from '../../src/node/bidder.ts'
-import { specIdOf } from '../../src/node/directrequest.ts'
-import { type OracleNode, startNode } from '../../src/node/node.ts'
-import type { OcaJobEvent } from '../../src/node/offchainaggregation.ts'
+import { AGGREGATION_MODE, proposeData } from '../../src/chain/market.ts'
+import { deployContract, increaseTime, LINK } from '../../src/chain/testing.ts'
 import { encodeDietCbor } from '../../src/pipeline/cbor-encode.ts'
-import { parseJobSpec } from '../../src/pipeline/job-spec.ts'
-import { TASKS } from '../../src/pipeline/tasks/index.ts'
-import { REQUEST_SPEC, startCommitteeSource } from './commitreveal-setup.ts'
-import { prepareTestNode, waitFor } from './node-setup.ts'
+import { type MarketWorld, REQUEST_JOB_ID, SPEC_ID, startMarketWorld } from './bidder-setup.ts'
+import { waitFor } from './node-setup.ts'
 
 /**
  * The bidder job in off-chain-aggregation mode, end to end on anvil: an OrderMatching market,
@@ -51,23 +34,11 @@ import { prepareTestNode, waitFor } from './node-setup.ts'
  * one signed round, a member settles, and every member gets its deposit back with the payment.
  */
 
-const TEMPLATE_ADDRESS = '0x613a38AC1659769640aaE063C651F48E0250454C'
-const REQUEST_JOB_ID = parseJobSpec(REQUEST_SPEC, TASKS).spec.externalJobID!
-const SPEC_ID = specIdOf(REQUEST_JOB_ID)
 const PRICES = ['3000.10', '3000.20', '3000.30', '3000.40', '3000.50']
 /** Asked per answer, in hundredths of a LINK; node 3 is the dearest and is left out. */
 const ASKS = [50n, 60n, 40n, 70n, 30n]
 const MIN_DEPOSIT = 5n * LINK
 const SELECTED = [0, 1, 2, 4]
-
-type Node = {
-  index: number
-  address: Address
-  node: OracleNode
-  bidder: BidderEvent[]
-  oca: OcaJobEvent[]
-  api(method: string, path: string, body?: string): Promise<{ status: number; json: unknown }>
-}
 
 function bidderSpec(market: Address, registry: Address | undefined, i: number, job = i): string {
   return `type = "bidder"
@@ -84,97 +55,36 @@ ${registry ? `registryAddress = "${registry}"\n` : ''}`
 }
 
 describe(`bidder job, OCA mode: 5 nodes bid on an SLA for 4 (${process.env.DATABASE_URL ? 'Postgres' : 'PGlite'})`, () => {
-  let chain: TestChain
+  let world: MarketWorld
+  let registry: Address
+  let chain: MarketWorld['chain']
   let link: Address
   let market: Address
-  let registry: Address
-  let aggregators: Address[]
-  let purchaser: Signer
-  let source: Awaited<ReturnType<typeof startCommitteeSource>>
-  const nodes: Node[] = []
-  const cleanup: (() => Promise<void>)[] = []
+  let purchaser: MarketWorld['purchaser']
+  let source: MarketWorld['source']
+  let nodes: MarketWorld['nodes']
+  const linkBalance = (who: Address) => world.linkBalance(who)
+  const sla = (slaId: bigint) => world.sla(slaId)
 
   before(async () => {
-    chain = await startTestChain()
-    cleanup.push(() => chain.stop())
-    const owner = chain.owner
-    link = await deployContract(owner, {
-      name: 'LinkToken',
-      abi: LinkTokenAbi,
-      bytecode: LinkTokenBytecode,
-      args: [],
+    world = await startMarketWorld({
+      prefix: 'orakel-bidder-oca-',
+      keys: ANVIL_PRIVATE_KEYS.slice(1, 1 + PRICES.length),
+      prices: PRICES,
+      aggregators: 1,
     })
-    ;({ market, aggregators } = await deployMarket(owner, { link, aggregators: 1 }))
-    registry = await deployContract(owner, {
+    ;({ chain, link, market, purchaser, source, nodes } = world)
+    registry = await deployContract(world.chain.owner, {
       name: 'OracleRegistry',
       abi: OracleRegistryAbi,
       bytecode: OracleRegistryBytecode,
       args: [],
     })
-    ;[purchaser] = (await fundedSigners(chain, 1)) as [Signer]
-    await fundLink(chain, link, purchaser.address, 100n * LINK)
-    source = await startCommitteeSource(PRICES)
-    cleanup.push(() => source.stop())
-
-    await Promise.all(
-      ANVIL_PRIVATE_KEYS.slice(1, 1 + PRICES.length).map(async (key, index) => {
-        const config = await prepareTestNode({
-          chain,
-          privateKey: key,
-          prefix: `orakel-bidder-oca-${index}-`,
-          cleanup,
-        })
-        const bidder: BidderEvent[] = []
-        const oca: OcaJobEvent[] = []
-        const node = await startNode({
-          config,
-          logger: createLogger({ silent: true }),
-          onBidderEvent: (e) => bidder.push(e),
-          onOcaEvent: (e) => oca.push(e),
-          scryptN: 2 ** 12,
-        })
-        cleanup.push(() => node.stop())
-        nodes[index] = {
-          index,
-          address: privateKeyToAddress(key),
-          node,
-          bidder,
-          oca,
-          async api(method, path, body) {
-            const res = await fetch(`${node.apiUrl}${path}`, {
-              method,
-              headers: {
-                authorization: `Bearer ${node.apiToken}`,
-                'content-type': 'application/toml',
-              },
-              body,
-            })
-            return { status: res.status, json: await res.json() }
-          },
-        }
-      }),
-    )
-    for (const n of nodes) await fundLink(chain, link, n.address, 100n * LINK)
   })
 
   after(async () => {
-    for (const fn of cleanup.reverse()) await fn().catch(() => {})
+    await world?.close()
   })
-
-  const linkBalance = (who: Address) =>
-    chain.owner.readContract({
-      address: link,
-      abi: LinkTokenAbi,
-      functionName: 'balanceOf',
-      args: [who],
-    }) as Promise<bigint>
-  const sla = (slaId: bigint) =>
-    chain.owner.readContract({
-      address: market,
-      abi: OrderMatchingAbi,
-      functionName: 'getSLA',
-      args: [slaId],
-    }) as Promise<{ status: number; aggregator: Address; clearingPrice: bigint }>
 
   async function propose(): Promise<bigint> {
     const now = Number((await chain.owner.getBlock()).timestamp)
@@ -213,13 +123,7 @@ describe(`bidder job, OCA mode: 5 nodes bid on an SLA for 4 (${process.env.DATAB
   it('skips an OCA proposal without registryAddress, naming why', async () => {
     // Node 0 only, with a bidder job without a registry (removed again afterwards).
     const n = nodes[0]!
-    const cr = await n.api(
-      'POST',
-      '/v2/jobs',
-      REQUEST_SPEC.replaceAll(TEMPLATE_ADDRESS, aggregators[0]!)
-        .replace(/^evmChainID = .*\n/m, '')
-        .replace('url="$(decode_cbor.get)"', `url="$(decode_cbor.get)?node=${n.index}"`),
-    )
+    const cr = await n.api('POST', '/v2/jobs', world.requestSpec(world.aggregators[0]!, n.index))
     assert.equal(cr.status, 201, JSON.stringify(cr.json))
     const bj = await n.api('POST', '/v2/jobs', bidderSpec(market, undefined, 0, 9))
     assert.equal(bj.status, 201, JSON.stringify(bj.json))
@@ -242,10 +146,11 @@ describe(`bidder job, OCA mode: 5 nodes bid on an SLA for 4 (${process.env.DATAB
   it('bids, is selected, makes and confirms the key, answers, settles; deposits come back paid', async () => {
     for (const n of nodes) {
       if (n.index !== 0) {
-        const crToml = REQUEST_SPEC.replaceAll(TEMPLATE_ADDRESS, aggregators[0]!)
-          .replace(/^evmChainID = .*\n/m, '')
-          .replace('url="$(decode_cbor.get)"', `url="$(decode_cbor.get)?node=${n.index}"`)
-        const cr = await n.api('POST', '/v2/jobs', crToml)
+        const cr = await n.api(
+          'POST',
+          '/v2/jobs',
+          world.requestSpec(world.aggregators[0]!, n.index),
+        )
         assert.equal(cr.status, 201, JSON.stringify(cr.json))
       }
       const bj = await n.api('POST', '/v2/jobs', bidderSpec(market, registry, n.index))

@@ -1,34 +1,20 @@
 import assert from 'node:assert/strict'
 import { after, before, describe, it } from 'node:test'
 import { type Address, bytesToHex, encodeFunctionData, getAddress, parseEventLogs } from 'viem'
-import { generatePrivateKey, privateKeyToAddress } from 'viem/accounts'
 import {
   LinkTokenAbi,
-  LinkTokenBytecode,
   MedianAggregationAbi,
   MedianAggregationBytecode,
   OrderMatchingAbi,
 } from '../../artifacts/abis.ts'
-import { fundedSigners, type Signer } from '../../src/chain/commit-reveal-testing.ts'
-import { AGGREGATION_MODE, deployMarket, proposeData } from '../../src/chain/market.ts'
-import {
-  deployContract,
-  fundLink,
-  increaseTime,
-  LINK,
-  startTestChain,
-  type TestChain,
-} from '../../src/chain/testing.ts'
-import { createLogger } from '../../src/common.ts'
-import type { BidderEvent } from '../../src/node/bidder.ts'
-import type { CommitRevealEvent } from '../../src/node/commitreveal.ts'
-import { specIdOf } from '../../src/node/directrequest.ts'
-import { type OracleNode, startNode } from '../../src/node/node.ts'
+import { ANVIL_PRIVATE_KEYS } from '../../src/chain/anvil.ts'
+import { AGGREGATION_MODE, proposeData } from '../../src/chain/market.ts'
+import { deployContract, increaseTime, LINK } from '../../src/chain/testing.ts'
 import { encodeDietCbor } from '../../src/pipeline/cbor-encode.ts'
 import { parseJobSpec } from '../../src/pipeline/job-spec.ts'
 import { TASKS } from '../../src/pipeline/tasks/index.ts'
-import { REQUEST_SPEC, startCommitteeSource } from './commitreveal-setup.ts'
-import { prepareTestNode, waitFor } from './node-setup.ts'
+import { type MarketWorld, REQUEST_JOB_ID, SPEC_ID, startMarketWorld } from './bidder-setup.ts'
+import { waitFor } from './node-setup.ts'
 
 /**
  * The bidder job end to end on anvil: an OrderMatching market with two pool aggregators, six
@@ -39,22 +25,10 @@ import { prepareTestNode, waitFor } from './node-setup.ts'
  * window closes, the committee commits and reveals, a member settles, and every deposit returns.
  */
 
-const TEMPLATE_ADDRESS = '0x613a38AC1659769640aaE063C651F48E0250454C'
-const REQUEST_JOB_ID = parseJobSpec(REQUEST_SPEC, TASKS).spec.externalJobID!
-const SPEC_ID = specIdOf(REQUEST_JOB_ID)
 const PRICES = ['3000.10', '3000.20', '3000.30', '3000.40', '3000.50', '3000.60']
 /** Asked per answer, in hundredths of a LINK; node 3 is the dearest and is left out. */
 const ASKS = [50n, 60n, 40n, 70n, 30n, 20n]
 const MIN_DEPOSIT = 5n * LINK
-
-type Node = {
-  index: number
-  address: Address
-  node: OracleNode
-  bidder: BidderEvent[]
-  rounds: CommitRevealEvent[]
-  api(method: string, path: string, body?: string): Promise<{ status: number; json: unknown }>
-}
 
 function bidderSpec(market: Address, i: number): string {
   return `type = "bidder"
@@ -71,100 +45,27 @@ maxConcurrent = 2
 }
 
 describe(`bidder job: 6 nodes bid on an SLA for 4 (${process.env.DATABASE_URL ? 'Postgres' : 'PGlite'})`, () => {
-  let chain: TestChain
-  let link: Address
-  let market: Address
-  let aggregators: Address[]
+  let world: MarketWorld
   let median: Address
-  let purchaser: Signer
-  let source: Awaited<ReturnType<typeof startCommitteeSource>>
-  const nodes: Node[] = []
-  const cleanup: (() => Promise<void>)[] = []
 
   before(async () => {
-    chain = await startTestChain()
-    cleanup.push(() => chain.stop())
-    const owner = chain.owner
-    link = await deployContract(owner, {
-      name: 'LinkToken',
-      abi: LinkTokenAbi,
-      bytecode: LinkTokenBytecode,
-      args: [],
+    world = await startMarketWorld({
+      prefix: 'orakel-bidder-',
+      keys: ANVIL_PRIVATE_KEYS.slice(1, 1 + PRICES.length),
+      prices: PRICES,
+      aggregators: 2,
     })
-    ;({ market, aggregators } = await deployMarket(owner, { link, aggregators: 2 }))
-    median = await deployContract(owner, {
+    median = await deployContract(world.chain.owner, {
       name: 'MedianAggregation',
       abi: MedianAggregationAbi,
       bytecode: MedianAggregationBytecode,
       args: [3n],
     })
-    ;[purchaser] = (await fundedSigners(chain, 1)) as [Signer]
-    await fundLink(chain, link, purchaser.address, 100n * LINK)
-    source = await startCommitteeSource(PRICES)
-    cleanup.push(() => source.stop())
-
-    // Keys of their own, with ether (anvil has five well-known accounts).
-    const keys = PRICES.map(() => generatePrivateKey())
-    await fundedSigners(chain, keys.length, keys)
-    await Promise.all(
-      keys.map(async (key, index) => {
-        const address = privateKeyToAddress(key)
-        const config = await prepareTestNode({
-          chain,
-          privateKey: key,
-          prefix: `orakel-bidder-${index}-`,
-          cleanup,
-        })
-        const bidder: BidderEvent[] = []
-        const rounds: CommitRevealEvent[] = []
-        const node = await startNode({
-          config,
-          logger: createLogger({ silent: true }),
-          onBidderEvent: (e) => bidder.push(e),
-          onCommitRevealEvent: (e) => rounds.push(e),
-        })
-        cleanup.push(() => node.stop())
-        nodes[index] = {
-          index,
-          address,
-          node,
-          bidder,
-          rounds,
-          async api(method, path, body) {
-            const res = await fetch(`${node.apiUrl}${path}`, {
-              method,
-              headers: {
-                authorization: `Bearer ${node.apiToken}`,
-                'content-type': 'application/toml',
-              },
-              body,
-            })
-            return { status: res.status, json: await res.json() }
-          },
-        }
-      }),
-    )
-    for (const n of nodes) await fundLink(chain, link, n.address, 100n * LINK)
   })
 
   after(async () => {
-    for (const fn of cleanup.reverse()) await fn().catch(() => {})
+    await world?.close()
   })
-
-  const linkBalance = (who: Address) =>
-    chain.owner.readContract({
-      address: link,
-      abi: LinkTokenAbi,
-      functionName: 'balanceOf',
-      args: [who],
-    }) as Promise<bigint>
-  const sla = (slaId: bigint) =>
-    chain.owner.readContract({
-      address: market,
-      abi: OrderMatchingAbi,
-      functionName: 'getSLA',
-      args: [slaId],
-    }) as Promise<{ status: number; aggregator: Address; roundId: bigint; clearingPrice: bigint }>
 
   it('rejects a bidder spec with a pipeline or bad spec ids, naming the keys', () => {
     const base = bidderSpec('0x0000000000000000000000000000000000000001', 0)
@@ -183,11 +84,9 @@ describe(`bidder job: 6 nodes bid on an SLA for 4 (${process.env.DATABASE_URL ? 
 
   it('bids, is selected, serves the round and settles; deposits come back', async () => {
     // Every node: a commitreveal job for the spec on pool aggregator 0, and a bidder job.
+    const { nodes, chain, market, aggregators, purchaser, link, linkBalance, sla } = world
     for (const n of nodes) {
-      const crToml = REQUEST_SPEC.replaceAll(TEMPLATE_ADDRESS, aggregators[0]!)
-        .replace(/^evmChainID = .*\n/m, '')
-        .replace('url="$(decode_cbor.get)"', `url="$(decode_cbor.get)?node=${n.index}"`)
-      const cr = await n.api('POST', '/v2/jobs', crToml)
+      const cr = await n.api('POST', '/v2/jobs', world.requestSpec(aggregators[0]!, n.index))
       assert.equal(cr.status, 201, JSON.stringify(cr.json))
       const bj = await n.api('POST', '/v2/jobs', bidderSpec(market, n.index))
       assert.equal(bj.status, 201, JSON.stringify(bj.json))
@@ -198,7 +97,7 @@ describe(`bidder job: 6 nodes bid on an SLA for 4 (${process.env.DATABASE_URL ? 
     const biddingEnd = now + 30
     const proposal = {
       specId: SPEC_ID,
-      data: bytesToHex(encodeDietCbor({ get: source.url, path: 'price', times: 100 })),
+      data: bytesToHex(encodeDietCbor({ get: world.source.url, path: 'price', times: 100 })),
       n: 4,
       mode: AGGREGATION_MODE.CommitReveal,
       aggregation: median,
