@@ -114,7 +114,7 @@ export async function startOcaWorld(params: { prefix: string; n: number; prices:
           .replace(/^registryAddress = .*$/m, `registryAddress = "${p.registry ?? registry}"`)
           .replace(
             /^pollPeriod = .*$/m,
-            `pollPeriod = "300ms"\nviewTimeout = "3s"\ntransmitStep = "1s"\ndkgPhaseTimeout = "5s"\nroundsPerBatch = 4${p.extra ? `\n${p.extra}` : ''}`,
+            `pollPeriod = "300ms"\nviewTimeout = "3s"\ntransmitStep = "1s"\ndkgPhaseTimeout = "15s"\nroundsPerBatch = 4${p.extra ? `\n${p.extra}` : ''}`,
           )
           .replace(/url="[^"]*"/, `url="${source.url}?node=${i}"`)
         if (p.oracles)

@@ -103,7 +103,17 @@ describe(`offchainaggregation committee change by resharing (${process.env.DATAB
       )
 
     // A2's first round, signed by the new committee; the newcomer takes part.
-    const first = await waitFor('a round on A2', async () => (await world.roundsOn(a2))[0], 60_000)
+    const first = await waitFor(
+      'a round on A2',
+      async () => (await world.roundsOn(a2))[0],
+      120_000,
+    ).catch(async (err: unknown) => {
+      // What each new member's job says, to tell a stalled DKG from a stalled round.
+      const states = await Promise.all(
+        newMembers.map(async (t, i) => JSON.stringify(await world.status(t, newJobs[i + 1]!))),
+      )
+      throw new Error(`${(err as Error).message}\n${states.join('\n')}`)
+    })
     const prices = world.source.prices.slice(1, 5)
     assert.ok(inMiddle(first.args.current!, prices), `answer ${first.args.current}`)
     const newcomer = nodes[4]!
