@@ -9,7 +9,6 @@ import {
   zeroAddress,
 } from 'viem'
 import {
-  LinkTokenAbi,
   OracleRegistryAbi,
   OracleRegistryBytecode,
   OrderMatchingAbi,
@@ -17,7 +16,7 @@ import {
   ThresholdAggregatorAbi,
 } from '../../artifacts/abis.ts'
 import { ANVIL_PRIVATE_KEYS } from '../../src/chain/anvil.ts'
-import { AGGREGATION_MODE, proposeData } from '../../src/chain/market.ts'
+import { AGGREGATION_MODE } from '../../src/chain/market.ts'
 import { deployContract, increaseTime, LINK } from '../../src/chain/testing.ts'
 import { encodeDietCbor } from '../../src/pipeline/cbor-encode.ts'
 import { type MarketWorld, REQUEST_JOB_ID, SPEC_ID, startMarketWorld } from './bidder-setup.ts'
@@ -58,7 +57,6 @@ describe(`bidder job, OCA mode: 5 nodes bid on an SLA for 4 (${process.env.DATAB
   let world: MarketWorld
   let registry: Address
   let chain: MarketWorld['chain']
-  let link: Address
   let market: Address
   let purchaser: MarketWorld['purchaser']
   let source: MarketWorld['source']
@@ -73,7 +71,7 @@ describe(`bidder job, OCA mode: 5 nodes bid on an SLA for 4 (${process.env.DATAB
       prices: PRICES,
       aggregators: 1,
     })
-    ;({ chain, link, market, purchaser, source, nodes } = world)
+    ;({ chain, market, purchaser, source, nodes } = world)
     registry = await deployContract(world.chain.owner, {
       name: 'OracleRegistry',
       abi: OracleRegistryAbi,
@@ -102,22 +100,7 @@ describe(`bidder job, OCA mode: 5 nodes bid on an SLA for 4 (${process.env.DATAB
       biddingEnd,
       responseDeadline: biddingEnd + 300,
     }
-    const receipt = await purchaser.send(
-      link,
-      encodeFunctionData({
-        abi: LinkTokenAbi,
-        functionName: 'transferAndCall',
-        args: [market, 4n * LINK, proposeData(proposal)],
-      }),
-      1_000_000n,
-    )
-    assert.equal(receipt.status, 'success')
-    const [proposed] = parseEventLogs({
-      abi: OrderMatchingAbi,
-      logs: receipt.logs,
-      eventName: 'SLAProposed',
-    })
-    return proposed!.args.slaId
+    return world.propose(proposal, 4n * LINK)
   }
 
   it('skips an OCA proposal without registryAddress, naming why', async () => {

@@ -1,8 +1,8 @@
-import type { Address, Hex } from 'viem'
+import { type Address, encodeFunctionData, type Hex, parseEventLogs } from 'viem'
 import { privateKeyToAddress } from 'viem/accounts'
 import { LinkTokenAbi, LinkTokenBytecode, OrderMatchingAbi } from '../../artifacts/abis.ts'
 import { fundedSigners, type Signer } from '../../src/chain/commit-reveal-testing.ts'
-import { deployMarket } from '../../src/chain/market.ts'
+import { deployMarket, proposeData, type SlaProposal } from '../../src/chain/market.ts'
 import {
   deployContract,
   fundLink,
@@ -145,6 +145,25 @@ export async function startMarketWorld(params: {
           functionName: 'balanceOf',
           args: [who],
         }) as Promise<bigint>,
+      /** The purchaser posts `proposal` with `escrow` LINK; returns the SLA id. */
+      async propose(proposal: SlaProposal, escrow: bigint): Promise<bigint> {
+        const receipt = await purchaser.send(
+          link,
+          encodeFunctionData({
+            abi: LinkTokenAbi,
+            functionName: 'transferAndCall',
+            args: [market, escrow, proposeData(proposal)],
+          }),
+          1_000_000n,
+        )
+        if (receipt.status !== 'success') throw new Error('the proposal reverted')
+        const [proposed] = parseEventLogs({
+          abi: OrderMatchingAbi,
+          logs: receipt.logs,
+          eventName: 'SLAProposed',
+        })
+        return proposed!.args.slaId
+      },
       sla: (slaId: bigint) =>
         chain.owner.readContract({
           address: market,

@@ -1,14 +1,13 @@
 import assert from 'node:assert/strict'
 import { after, before, describe, it } from 'node:test'
-import { type Address, bytesToHex, encodeFunctionData, getAddress, parseEventLogs } from 'viem'
+import { type Address, bytesToHex, getAddress, parseEventLogs } from 'viem'
 import {
-  LinkTokenAbi,
   MedianAggregationAbi,
   MedianAggregationBytecode,
   OrderMatchingAbi,
 } from '../../artifacts/abis.ts'
 import { ANVIL_PRIVATE_KEYS } from '../../src/chain/anvil.ts'
-import { AGGREGATION_MODE, proposeData } from '../../src/chain/market.ts'
+import { AGGREGATION_MODE } from '../../src/chain/market.ts'
 import { deployContract, increaseTime, LINK } from '../../src/chain/testing.ts'
 import { encodeDietCbor } from '../../src/pipeline/cbor-encode.ts'
 import { parseJobSpec } from '../../src/pipeline/job-spec.ts'
@@ -84,7 +83,7 @@ describe(`bidder job: 6 nodes bid on an SLA for 4 (${process.env.DATABASE_URL ? 
 
   it('bids, is selected, serves the round and settles; deposits come back', async () => {
     // Every node: a commitreveal job for the spec on pool aggregator 0, and a bidder job.
-    const { nodes, chain, market, aggregators, purchaser, link, linkBalance, sla } = world
+    const { nodes, chain, market, aggregators, linkBalance, sla } = world
     for (const n of nodes) {
       const cr = await n.api('POST', '/v2/jobs', world.requestSpec(aggregators[0]!, n.index))
       assert.equal(cr.status, 201, JSON.stringify(cr.json))
@@ -108,22 +107,7 @@ describe(`bidder job: 6 nodes bid on an SLA for 4 (${process.env.DATABASE_URL ? 
       biddingEnd,
       responseDeadline: biddingEnd + 120,
     }
-    const receipt = await purchaser.send(
-      link,
-      encodeFunctionData({
-        abi: LinkTokenAbi,
-        functionName: 'transferAndCall',
-        args: [market, 4n * LINK, proposeData(proposal)],
-      }),
-      1_000_000n,
-    )
-    assert.equal(receipt.status, 'success')
-    const [proposed] = parseEventLogs({
-      abi: OrderMatchingAbi,
-      logs: receipt.logs,
-      eventName: 'SLAProposed',
-    })
-    const slaId = proposed!.args.slaId
+    const slaId = await world.propose(proposal, 4n * LINK)
 
     // Nodes 0–4 bid; node 5 refuses the deposit and says why.
     await waitFor('five bids on chain', () =>
