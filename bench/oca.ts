@@ -26,13 +26,12 @@
 import { keccak256, toHex } from 'viem'
 import {
   LinkTokenAbi,
-  LinkTokenBytecode,
   OcaRewardsAbi,
   OcaRewardsBytecode,
   ThresholdAggregatorAbi,
   ThresholdAggregatorBytecode,
 } from '../artifacts/abis.ts'
-import { deployContract, send, startTestChain } from '../src/chain/testing.ts'
+import { deployContract, deployLinkToken, send, startTestChain } from '../src/chain/testing.ts'
 import { thresholdCommittee } from '../src/crypto/dkg-testing.ts'
 import { measureCommitReveal } from './commit-reveal-gas.ts'
 import { measureRounds } from './oca-rounds.ts'
@@ -90,12 +89,7 @@ async function main() {
         transmitGas = Number(receipt.gasUsed) // the last: steady state
       }
       // Algorithm 3 settled on chain: 100 rounds, every member rewarded, in one batch.
-      const link = await deployContract(chain.owner, {
-        name: 'LinkToken',
-        abi: LinkTokenAbi,
-        bytecode: LinkTokenBytecode,
-        args: [],
-      })
+      const link = await deployLinkToken(chain.owner)
       const rewards = await deployContract(chain.owner, {
         name: 'OcaRewards',
         abi: OcaRewardsAbi,

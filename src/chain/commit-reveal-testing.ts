@@ -14,13 +14,13 @@ import {
   toHex,
 } from 'viem'
 import { generatePrivateKey, type PrivateKeyAccount, privateKeyToAccount } from 'viem/accounts'
-import { CommitRevealAggregatorAbi, LinkTokenAbi, LinkTokenBytecode } from '../../artifacts/abis.ts'
+import { CommitRevealAggregatorAbi } from '../../artifacts/abis.ts'
 import type { ChainClient } from './client.ts'
 import { type CommitRevealConfig, commitmentOf } from './commit-reveal.ts'
 
 export { randomSalt } from './commit-reveal.ts'
 
-import { deployCommitRevealAggregator, deployContract } from './deploy.ts'
+import { deployCommitRevealAggregator, deployLinkToken } from './deploy.ts'
 import { revertDataOf } from './revert.ts'
 import { allErrorsAbi, LINK, type TestChain } from './testing.ts'
 
@@ -139,14 +139,7 @@ export async function deployCommittee(
   params: DeployCommitteeParameters,
 ): Promise<Committee> {
   const owner = chain.owner
-  const link =
-    params.link ??
-    (await deployContract(owner, {
-      name: 'LinkToken',
-      abi: LinkTokenAbi,
-      bytecode: LinkTokenBytecode,
-      args: [],
-    }))
+  const link = params.link ?? (await deployLinkToken(owner))
   const oracles = await fundedSigners(chain, params.n, params.oracleKeys)
   const { aggregator, aggregation, config } = await deployCommitRevealAggregator(owner, {
     link,

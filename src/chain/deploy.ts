@@ -54,6 +54,16 @@ export type CoreDeployment = {
   authorizedSenders: Address[]
 }
 
+/** Deploys a LinkToken (ERC-677); the client's account holds the whole supply. */
+export function deployLinkToken(client: ChainClient): Promise<Address> {
+  return deployContract(client, {
+    name: 'LinkToken',
+    abi: LinkTokenAbi,
+    bytecode: LinkTokenBytecode,
+    args: [],
+  })
+}
+
 /**
  * Deploys LinkToken and an Operator owned by the client's account, and authorizes
  * `authorizedSenders` (the node keys that will fulfil) when given.
@@ -63,12 +73,7 @@ export async function deployCore(
   params: { authorizedSenders?: Address[] } = {},
 ): Promise<CoreDeployment> {
   const owner = client.account.address
-  const linkToken = await deployContract(client, {
-    name: 'LinkToken',
-    abi: LinkTokenAbi,
-    bytecode: LinkTokenBytecode,
-    args: [],
-  })
+  const linkToken = await deployLinkToken(client)
   const operator = await deployContract(client, {
     name: 'Operator',
     abi: OperatorAbi,

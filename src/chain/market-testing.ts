@@ -19,7 +19,6 @@ import {
 import {
   CommitRevealAggregatorAbi,
   LinkTokenAbi,
-  LinkTokenBytecode,
   MedianAggregationAbi,
   MedianAggregationBytecode,
   OrderMatchingAbi,
@@ -31,7 +30,7 @@ import { thresholdCommittee } from '../crypto/dkg-testing.ts'
 import { configDigestOf, reportMessage } from '../oca/report.ts'
 import { commitmentOf, randomSalt } from './commit-reveal.ts'
 import { fundedSigners, type Signer } from './commit-reveal-testing.ts'
-import { deployContract } from './deploy.ts'
+import { deployContract, deployLinkToken } from './deploy.ts'
 import { AGGREGATION_MODE, bidData, deployMarket, proposeData, type SlaProposal } from './market.ts'
 import { revertDataOf } from './revert.ts'
 import { allErrorsAbi, fundLink, LINK, type TestChain } from './testing.ts'
@@ -167,14 +166,7 @@ export async function deployMarketFixture(
   params: DeployMarketFixtureParameters = {},
 ): Promise<MarketFixture> {
   const owner = chain.owner
-  const link =
-    params.link ??
-    (await deployContract(owner, {
-      name: 'LinkToken',
-      abi: LinkTokenAbi,
-      bytecode: LinkTokenBytecode,
-      args: [],
-    }))
+  const link = params.link ?? (await deployLinkToken(owner))
   const { market, reputation, aggregators } = await deployMarket(owner, {
     link,
     aggregators: params.aggregators ?? 2,

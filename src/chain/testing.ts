@@ -137,7 +137,7 @@ export async function increaseTime(chain: TestChain, seconds: number): Promise<v
 }
 
 /** Deploys a contract from the test chain's owner and returns its address. */
-export { deployContract } from './deploy.ts'
+export { deployContract, deployLinkToken } from './deploy.ts'
 
 import { deployContract as deployContractFrom } from './deploy.ts'
 

@@ -12,13 +12,14 @@ import assert from 'node:assert/strict'
 import { after, before, describe, it } from 'node:test'
 import pino from 'pino'
 import type { Address, Hex } from 'viem'
+import { LinkTokenAbi, OcaRewardsAbi, OcaRewardsBytecode } from '../../artifacts/abis.ts'
 import {
-  LinkTokenAbi,
-  LinkTokenBytecode,
-  OcaRewardsAbi,
-  OcaRewardsBytecode,
-} from '../../artifacts/abis.ts'
-import { deployContract, send, startTestChain, type TestChain } from '../chain/testing.ts'
+  deployContract,
+  deployLinkToken,
+  send,
+  startTestChain,
+  type TestChain,
+} from '../chain/testing.ts'
 import { type LocalMembers, startLocalMembers } from './local-committee.ts'
 import {
   createOcaProvider,
@@ -77,12 +78,7 @@ describe('OCA provider: Algorithm 3 from real rounds, settled on chain', () => {
         },
       }),
     })
-    const link = await deployContract(chain.owner, {
-      name: 'LinkToken',
-      abi: LinkTokenAbi,
-      bytecode: LinkTokenBytecode,
-      args: [],
-    })
+    const link = await deployLinkToken(chain.owner)
     rewards = await deployContract(chain.owner, {
       name: 'OcaRewards',
       abi: OcaRewardsAbi,

@@ -1,10 +1,10 @@
 import { type Address, encodeFunctionData, type Hex, parseEventLogs } from 'viem'
 import { privateKeyToAddress } from 'viem/accounts'
-import { LinkTokenAbi, LinkTokenBytecode, OrderMatchingAbi } from '../../artifacts/abis.ts'
+import { LinkTokenAbi, OrderMatchingAbi } from '../../artifacts/abis.ts'
 import { fundedSigners, type Signer } from '../../src/chain/commit-reveal-testing.ts'
 import { deployMarket, proposeData, type SlaProposal } from '../../src/chain/market.ts'
 import {
-  deployContract,
+  deployLinkToken,
   fundLink,
   LINK,
   startTestChain,
@@ -64,12 +64,7 @@ export async function startMarketWorld(params: {
   cleanup.push(() => chain.stop())
   try {
     const owner = chain.owner
-    const link = await deployContract(owner, {
-      name: 'LinkToken',
-      abi: LinkTokenAbi,
-      bytecode: LinkTokenBytecode,
-      args: [],
-    })
+    const link = await deployLinkToken(owner)
     const { market, aggregators } = await deployMarket(owner, {
       link,
       aggregators: params.aggregators,

@@ -13,7 +13,6 @@ import { after, before, describe, it } from 'node:test'
 import { type Address, getAddress } from 'viem'
 import {
   LinkTokenAbi,
-  LinkTokenBytecode,
   OcaRewardsAbi,
   OcaRewardsBytecode,
   OracleRegistryAbi,
@@ -24,7 +23,7 @@ import {
   deployThresholdAggregator,
   nextContractAddress,
 } from '../../src/chain/oca-deploy.ts'
-import { deployContract, send } from '../../src/chain/testing.ts'
+import { deployContract, deployLinkToken, send } from '../../src/chain/testing.ts'
 import { createLogger } from '../../src/common.ts'
 import { publicKeyOf } from '../../src/crypto/schnorr.ts'
 import { createOcaProvider, settleWithViem } from '../../src/oca/provider.ts'
@@ -243,12 +242,7 @@ describe(`offchainaggregation job on 4 nodes (${process.env.DATABASE_URL ? 'Post
     const { nodes, chain } = world
     // OcaRewards funded by the provider (the owner here), and the provider's endpoint, which
     // takes messages once the committee's public keys are known.
-    const link = await deployContract(chain.owner, {
-      name: 'LinkToken',
-      abi: LinkTokenAbi,
-      bytecode: LinkTokenBytecode,
-      args: [],
-    })
+    const link = await deployLinkToken(chain.owner)
     const oracles = nodes.map((t) => t.address)
     const PAY = 10n ** 16n
     const rewards = await deployContract(chain.owner, {
