@@ -18,12 +18,12 @@ import { AGGREGATION_MODE, bidData } from '../chain/market.ts'
 import { groupKeyHex } from '../chain/oca-deploy.ts'
 import { decodeRevertData, revertDataOf } from '../chain/revert.ts'
 import type { Common } from '../common.ts'
+import { readFeed } from '../oca/aggregator.ts'
 import type { BidderSpec, OffchainAggregationSpec, ParsedJob } from '../pipeline/job-spec.ts'
 import type { Queryable } from '../store/db.ts'
 import type { Txm } from '../txm/index.ts'
 import { type Loop, startLoop } from './commitreveal/loop.ts'
 import type { LogSubscription } from './log-broadcaster.ts'
-import { readFeed } from './offchainaggregation/chain.ts'
 import type { AddOcaJobOptions, OffchainAggregationJob } from './offchainaggregation.ts'
 
 /**

@@ -5,6 +5,7 @@ import type { Common } from '../common.ts'
 import { parsePoint } from '../crypto/dkg.ts'
 import { toPublicKey } from '../crypto/schnorr.ts'
 import { type BaseError, errorMessage } from '../errors.ts'
+import { type FeedState, readFeed } from '../oca/aggregator.ts'
 import {
   createOcaMember,
   ensureGroupKey,
@@ -33,11 +34,9 @@ import {
   chainNow,
   encodeRegister,
   encodeTransmit,
-  type FeedState,
   OcaJobError,
   REGISTER_GAS,
   readAggregator,
-  readFeed,
   registeredPeer,
   sendAndWait,
   TRANSMIT_GAS,

@@ -17,19 +17,32 @@ export class TransmitError extends BaseError {
 
 type Reader = Pick<PublicClient, 'readContract'>
 
-/** The aggregator's latest round, 0 before its first (`latestRoundData` reverts NoDataPresent). */
-export async function readLatestRound(client: Reader, aggregator: Address): Promise<number> {
+/** The aggregator's latest round and answer; round 0 and no answer before its first. */
+export type FeedState = {
+  round: number
+  answer: bigint | undefined
+  updatedAt: bigint | undefined
+}
+
+/** `latestRoundData`, with its NoDataPresent revert (no round yet) read as round 0. */
+export async function readFeed(client: Reader, aggregator: Address): Promise<FeedState> {
   try {
-    const [roundId] = await client.readContract({
+    const [roundId, answer, , updatedAt] = await client.readContract({
       address: aggregator,
       abi: ThresholdAggregatorAbi,
       functionName: 'latestRoundData',
     })
-    return Number(roundId)
+    return { round: Number(roundId), answer, updatedAt }
   } catch (err) {
-    if (revertErrorName(err) === 'NoDataPresent') return 0
+    if (revertErrorName(err) === 'NoDataPresent')
+      return { round: 0, answer: undefined, updatedAt: undefined }
     throw err
   }
+}
+
+/** The aggregator's latest round, 0 before its first. */
+export async function readLatestRound(client: Reader, aggregator: Address): Promise<number> {
+  return (await readFeed(client, aggregator)).round
 }
 
 /** `transmit(round, answer, observationsHash, s, nonceAddress)` arguments of a signed report. */

@@ -1,9 +1,9 @@
 import { type Address, encodeFunctionData, getAddress, type Hex, type PublicClient } from 'viem'
 import { IOracleRegistryAbi, ThresholdAggregatorAbi } from '../../../artifacts/abis.ts'
-import { revertErrorName } from '../../chain/revert.ts'
 import type { SchnorrSignature } from '../../crypto/schnorr.ts'
 import { BaseError } from '../../errors.ts'
 import { transmitArgs } from '../../oca/aggregator.ts'
+
 import type { Report } from '../../oca/report.ts'
 import type { Txm } from '../../txm/index.ts'
 
@@ -18,28 +18,6 @@ export class OcaJobError extends BaseError {
 }
 
 type Reader = Pick<PublicClient, 'readContract' | 'getCode' | 'getBlock'>
-
-export type FeedState = {
-  /** The latest round on chain, 0 before the first. */
-  round: number
-  answer: bigint | undefined
-  updatedAt: bigint | undefined
-}
-
-export async function readFeed(client: Reader, aggregator: Address): Promise<FeedState> {
-  try {
-    const [roundId, answer, , updatedAt] = await client.readContract({
-      address: aggregator,
-      abi: ThresholdAggregatorAbi,
-      functionName: 'latestRoundData',
-    })
-    return { round: Number(roundId), answer, updatedAt }
-  } catch (err) {
-    if (revertErrorName(err) === 'NoDataPresent')
-      return { round: 0, answer: undefined, updatedAt: undefined }
-    throw err
-  }
-}
 
 /** The deployed aggregator's configuration, or undefined while nothing is deployed there. */
 export async function readAggregator(
