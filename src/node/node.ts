@@ -238,12 +238,21 @@ export async function startNode(params: StartNodeParameters): Promise<OracleNode
     }
     const scrypt = params.scryptN === undefined ? {} : { scryptN: params.scryptN }
     let ocaStore: Promise<OcaRepository> | undefined
+    let p2pKey: Promise<Awaited<ReturnType<typeof ensureP2pKey>>> | undefined
     const offchainAggregation = createOffchainAggregationService(common, {
       chainId: config.chain.id,
       client: () => pool.client(),
       txm,
       keys,
-      p2pKey: async () => ensureP2pKey(db, needPassword(), scrypt),
+      // Opened once (scrypt is deliberately slow); a failure is not kept, so a fixed password
+      // works on the next job.
+      p2pKey: () => {
+        p2pKey ??= (async () => ensureP2pKey(db, needPassword(), scrypt))()
+        p2pKey.catch(() => {
+          p2pKey = undefined
+        })
+        return p2pKey
+      },
       store: () => {
         ocaStore ??= (async () =>
           createOcaRepository(db, createSealer(await openSealingKey(db, needPassword(), scrypt))))()
