@@ -1,10 +1,13 @@
 /**
  * The whole node under load: one node (PGlite, or the Postgres server named by DATABASE_URL in
- * a schema of its own), anvil with automine, the published get-uint256 job, a keep-alive price
- * source in its own process, and consumer requests sent from another process for
+ * a schema of its own), anvil, the published get-uint256 job, a keep-alive price source in its
+ * own process, and consumer requests signed ahead and sent raw from another process for
  * `BENCH_DURATION_MS` (after `BENCH_WARMUP_MS`): as fast as anvil takes them (it accepts
  * transactions faster than it mines them, so at most BENCH_MAX_PENDING unmined), or at
- * `BENCH_RATE` requests per second when set. Prints one JSON line:
+ * `BENCH_RATE` requests per second when set. One JSON line per chain (BENCH_MINING): anvil's
+ * automine, as the issue asks, and 100 ms interval mining. On automine anvil itself is the
+ * bottleneck: it recomputes its state root over its whole state for every block, one block per
+ * arrival, and every answered request leaves slots behind (docs/benchmarks.md).
  *
  * - requests (offered_per_s): requests sent in the window; answered: fulfilments broadcast in
  *   the window; answered_per_s = answered / window length.
@@ -14,12 +17,16 @@
  * - peak_rss_mb: the node's process (this one), sampled every 50 ms.
  * - node_cpu_ms_per_answer: CPU time of the node's process (not anvil's, nor the Postgres
  *   server's) from the first request to the last answer, per answered request.
- * - anvil_stall_mines: blocks the benchmark mined because anvil's automine had stalled.
+ * - anvil_stall_mines: blocks the benchmark mined because anvil's automine had stalled;
+ *   anvil_cpu_pct: anvil's CPU over the run (100 = one core); anvil_blocks: blocks mined;
+ *   anvil_empty_block_ms: what one empty block costs anvil after the run.
  *
- * BENCH_POLL_MS sets the node's chain.pollIntervalMs (default 20), BENCH_MAX_PENDING the
- * requests sent but not yet mined (default 32), BENCH_CONSUMERS the PriceConsumer contracts
- * (default 4); for looking inside, BENCH_LOG=<level> shows the node's log and
- * BENCH_QUERY_STATS=1 prints the node's statements by count to stderr.
+ * BENCH_POLL_MS sets the node's chain.pollIntervalMs (default 20), BENCH_MAX_IN_FLIGHT its
+ * txm.maxInFlight (default 4096), BENCH_MAX_PENDING the requests sent but not yet mined
+ * (default 32), BENCH_CONSUMERS the PriceConsumer contracts (default 4), BENCH_PRESIGN the
+ * requests signed before the window; for looking inside, BENCH_LOG=<level> shows the node's
+ * log, BENCH_QUERY_STATS=1 prints the node's statements by count, BENCH_RPC_STATS=1 its
+ * JSON-RPC calls by method and BENCH_STAGES=1 where the latency goes (all to stderr).
  */
 
 import { type ChildProcess, spawn } from 'node:child_process'
@@ -30,6 +37,7 @@ import { mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { type Address, encodeFunctionData, type Hex, numberToHex } from 'viem'
+import { privateKeyToAccount } from 'viem/accounts'
 import { PriceConsumerAbi } from '../artifacts/abis.ts'
 import { ANVIL_PRIVATE_KEYS, startAnvil } from '../src/chain/anvil.ts'
 import { type ChainClient, createChainClient } from '../src/chain/client.ts'
@@ -43,12 +51,29 @@ import { type OracleNode, startNode } from '../src/node/node.ts'
 import { openDatabase, type Queryable } from '../src/store/db.ts'
 import { testDatabaseUrl } from '../src/store/testing.ts'
 
+/**
+ * The chains the node is measured on, one line each: `auto` (anvil's automine, a block per
+ * arrival) and, as a number, interval mining every so many milliseconds (BENCH_MINING, e.g.
+ * `auto`, `100` or `auto,100`).
+ */
+const MINING = (process.env.BENCH_MINING ?? 'auto,100').split(',').map((m) => {
+  const mode = m.trim()
+  if (mode !== 'auto' && !(Number(mode) > 0)) {
+    throw new Error(`BENCH_MINING: "${mode}" is neither auto nor a block time in milliseconds`)
+  }
+  return mode
+})
 const DURATION_MS = Number(process.env.BENCH_DURATION_MS ?? 30_000)
 const WARMUP_MS = Number(process.env.BENCH_WARMUP_MS ?? 2_000)
 /** Requests per second; unset: as fast as anvil accepts them. */
 const RATE = process.env.BENCH_RATE ? Number(process.env.BENCH_RATE) : undefined
 /** Without BENCH_RATE: most requests sent but not yet mined. */
 const MAX_PENDING = Number(process.env.BENCH_MAX_PENDING ?? 32)
+/** Requests signed before the window (with BENCH_RATE: what the window needs, and a margin). */
+const PRESIGN = Number(
+  process.env.BENCH_PRESIGN ??
+    (RATE ? Math.ceil((RATE * (WARMUP_MS + DURATION_MS)) / 1000) + 500 : 16_000),
+)
 const CONSUMERS = Number(process.env.BENCH_CONSUMERS ?? 4)
 /** The node's chain.pollIntervalMs (log broadcaster and transaction manager). */
 const POLL_MS = Number(process.env.BENCH_POLL_MS ?? 20)
@@ -70,6 +95,10 @@ type SenderParams = {
   durationMs: number
   rate: number | undefined
   maxPending: number
+  privateKey: Hex
+  chainId: number
+  /** Requests signed before the window opens. */
+  presign: number
 }
 
 /** What it reports: its window (epoch ms) and when each request was seen mined. */
@@ -129,26 +158,37 @@ async function sender(p: SenderParams): Promise<SenderReport> {
     })
     return res.json() as Promise<unknown>
   }
-  const request = (nonce: number, to: Address, id = 0) => ({
+  // Requests are signed here, ahead of the window, and sent raw. Not `eth_sendTransaction`:
+  // anvil 1.7 parks a transaction it signs itself in its "queued" pool, for good, when an
+  // earlier nonce of the same sender is mined while it arrives, and nothing mines it after.
+  const account = privateKeyToAccount(p.privateKey)
+  const signed: Hex[] = []
+  const sign = async (upTo: number) => {
+    while (signed.length < upTo) {
+      const i = signed.length
+      signed.push(
+        await account.signTransaction({
+          type: 'eip1559',
+          chainId: p.chainId,
+          nonce: p.nonce + i,
+          to: p.consumers[i % p.consumers.length]!,
+          data: p.data,
+          gas: BigInt(p.gas),
+          maxFeePerGas: 10n ** 11n,
+          maxPriorityFeePerGas: 10n ** 9n,
+        }),
+      )
+    }
+  }
+  await sign(p.presign)
+  const request = (nonce: number, id = 0) => ({
     jsonrpc: '2.0',
     id,
-    // Anvil signs: its accounts are unlocked.
-    method: 'eth_sendTransaction',
-    params: [
-      {
-        from: p.from,
-        to,
-        data: p.data,
-        gas: p.gas,
-        maxFeePerGas: numberToHex(10n ** 11n),
-        maxPriorityFeePerGas: numberToHex(10n ** 9n),
-        nonce: numberToHex(nonce),
-      },
-    ],
+    method: 'eth_sendRawTransaction',
+    params: [signed[nonce - p.nonce]],
   })
 
   let nonce = p.nonce
-  let next = 0
   let sentTotal = 0
   let sentInWindow = 0
   const start = now()
@@ -159,9 +199,9 @@ async function sender(p: SenderParams): Promise<SenderReport> {
    * anvil now and then loses one, and every later nonce waits behind the gap.
    */
   const sendBatch = async (n: number) => {
-    const body = Array.from({ length: n }, (_, i) =>
-      request(nonce++, p.consumers[next++ % p.consumers.length]!, i),
-    )
+    // Past the presigned ones (a flood that outran BENCH_PRESIGN), sign on the way.
+    await sign(nonce - p.nonce + n)
+    const body = Array.from({ length: n }, (_, i) => request(nonce++, i))
     const answers = (await rpc(body)) as { error?: { message: string } }[]
     const at = now()
     for (const a of answers) {
@@ -187,7 +227,7 @@ async function sender(p: SenderParams): Promise<SenderReport> {
         params: [p.from, 'latest'],
       })) as { result: Hex }
       const mined = Number(result)
-      if (mined < nonce) await rpc(request(mined, p.consumers[0]!))
+      if (mined < nonce) await rpc(request(mined))
     } catch (err) {
       if (errors.length < 5) errors.push(String(err))
     }
@@ -226,15 +266,25 @@ if (process.argv[2] === 'sender') {
   const [params] = (await once(process, 'message')) as [SenderParams]
   const report = await sender(params)
   process.send!(report, () => process.exit(0))
+} else if (process.argv[2] === 'case') {
+  await main(process.argv[3] === 'auto' ? undefined : Number(process.argv[3]))
 } else {
-  await main()
+  // Each case in a process of its own: its peak memory and CPU are its own.
+  for (const mining of MINING) {
+    const child = spawn(process.execPath, [import.meta.filename, 'case', mining], {
+      stdio: 'inherit',
+    })
+    const [code] = (await once(child, 'exit')) as [number | null]
+    if (code !== 0) process.exit(code ?? 1)
+  }
 }
 
 // ---------------------------------------------------------------------------------------------
 // The node and everything around it
 // ---------------------------------------------------------------------------------------------
 
-async function main() {
+/** `blockMs`: anvil mines every so many milliseconds; undefined: automine. */
+async function main(blockMs: number | undefined) {
   const SOURCE = `
     const server = require('node:http').createServer((_req, res) => {
       res.writeHead(200, { 'content-type': 'application/json' })
@@ -260,6 +310,7 @@ async function main() {
       '1000',
       '--block-base-fee-per-gas',
       process.env.BENCH_BASE_FEE_WEI ?? '0',
+      ...(blockMs ? ['--block-time', String(blockMs / 1000)] : []),
     ],
   })
   const [owner, nodeKey, stranger, outsider] = (await Promise.all(
@@ -300,7 +351,13 @@ async function main() {
       // On automine a block is a transaction, not a time: hundreds a second. The default of 3
       // blocks (half a minute on mainnet) would replace transactions that are merely waiting
       // for anvil to mine them (BENCH_BUMP_AFTER_BLOCKS).
-      txm: { ...base.txm, bumpAfterBlocks: Number(process.env.BENCH_BUMP_AFTER_BLOCKS ?? 500) },
+      // Anvil's pool takes any number of a key's transactions; with the default 64 in flight the
+      // node's answers would queue in its own table behind the chain (BENCH_MAX_IN_FLIGHT).
+      txm: {
+        ...base.txm,
+        bumpAfterBlocks: Number(process.env.BENCH_BUMP_AFTER_BLOCKS ?? 500),
+        maxInFlight: Number(process.env.BENCH_MAX_IN_FLIGHT ?? 4096),
+      },
       database: { url: database?.url ?? '' },
       http: { host: '127.0.0.1', port: 0 },
       log: { level: 'silent' },
@@ -319,6 +376,7 @@ async function main() {
     const sampler = setInterval(() => {
       peakRss = Math.max(peakRss, process.memoryUsage.rss())
     }, 50)
+    const rpcStats = process.env.BENCH_RPC_STATS ? countRpcCalls(chain.anvil.rpcUrl) : undefined
     node = await startNode({
       config,
       logger: process.env.BENCH_LOG
@@ -363,6 +421,9 @@ async function main() {
       durationMs: DURATION_MS,
       rate: RATE,
       maxPending: MAX_PENDING,
+      privateKey: ANVIL_PRIVATE_KEYS[0],
+      chainId: 31337,
+      presign: PRESIGN,
     }
     senderProcess = spawn(process.execPath, [import.meta.filename, 'sender'], {
       stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
@@ -396,6 +457,9 @@ async function main() {
       }
     }, 200)
     const cpuAtStart = process.cpuUsage()
+    const anvilCpuAtStart = processCpuMs(chain.anvil.process.pid!)
+    const blockAtStart = Number(await chain.owner.getBlockNumber({ cacheTime: 0 }))
+    const runStart = performance.now()
     senderProcess.send(params)
     const [report] = (await once(senderProcess, 'message')) as [SenderReport]
     if (report.errors.length > 0) console.error('sender errors:', report.errors)
@@ -437,9 +501,17 @@ async function main() {
       if (n >= report.sentTotal) answers = await broadcasts()
     }
     answers = await broadcasts()
+    const anvilCpuMs = processCpuMs(chain.anvil.process.pid!) - anvilCpuAtStart
+    // What one block costs anvil now, empty: it recomputes the state root over its whole state.
+    const mineStart = performance.now()
+    await chain.owner.request({ method: 'evm_mine', params: [] } as never)
+    const emptyBlockMs = performance.now() - mineStart
+    const blocks = Number(await chain.owner.getBlockNumber({ cacheTime: 0 })) - blockAtStart
     clearInterval(sampler)
     clearInterval(watchdog)
     queryStats?.print()
+    if (process.env.BENCH_STAGES) await printStages(node.common.db, new Map(inWindow))
+    rpcStats?.print()
 
     const latencies = inWindow
       .filter(([id]) => answers.has(id))
@@ -463,6 +535,7 @@ async function main() {
       JSON.stringify({
         bench: 'node',
         case: database ? 'postgres' : 'pglite',
+        mining: blockMs ? `interval_${blockMs}ms` : 'auto',
         duration_s: Number(seconds.toFixed(1)),
         offered_per_s: Math.round(report.sentInWindow / seconds),
         requests: report.sentInWindow,
@@ -474,6 +547,9 @@ async function main() {
         peak_rss_mb: Math.round(peakRss / 2 ** 20),
         node_cpu_ms_per_answer: Number((cpuMs / answers.size).toFixed(2)),
         anvil_stall_mines: stallMines,
+        anvil_cpu_pct: Math.round((anvilCpuMs / (performance.now() - runStart)) * 100),
+        anvil_blocks: blocks,
+        anvil_empty_block_ms: Number(emptyBlockMs.toFixed(1)),
       }),
     )
   } finally {
@@ -485,6 +561,75 @@ async function main() {
     await rm(dataDir, { recursive: true, force: true })
   }
   process.exit(0)
+}
+
+/** Where the latency goes (BENCH_STAGES=1): percentiles of each stage, to stderr. */
+async function printStages(db: Queryable, minedAt: Map<string, number>) {
+  const rows = await db.query<Record<string, unknown>>(
+    `SELECT r.request_id,
+       (extract(epoch FROM r.created_at) * 1000)::float8 AS run_created,
+       (extract(epoch FROM r.finished_at) * 1000)::float8 AS run_finished,
+       (extract(epoch FROM t.created_at) * 1000)::float8 AS tx_created,
+       (extract(epoch FROM t.broadcast_at) * 1000)::float8 AS broadcast
+     FROM eth_txes t JOIN job_runs r ON r.run_id::text = split_part(t.idempotency_key, '/', 1)
+     WHERE t.broadcast_at IS NOT NULL`,
+  )
+  const stages: Record<string, number[]> = {
+    'mined → run created': [],
+    'run created → finished': [],
+    'run finished → tx created': [],
+    'tx created → broadcast': [],
+  }
+  for (const r of rows) {
+    const mined = minedAt.get(String(r.request_id).toLowerCase())
+    if (mined === undefined) continue
+    const [c, f, t, b] = [r.run_created, r.run_finished, r.tx_created, r.broadcast].map(Number)
+    stages['mined → run created']!.push(c! - mined)
+    stages['run created → finished']!.push(f! - c!)
+    stages['run finished → tx created']!.push(t! - f!)
+    stages['tx created → broadcast']!.push(b! - t!)
+  }
+  for (const [name, values] of Object.entries(stages)) {
+    values.sort((a, b) => a - b)
+    const at = (p: number) => values[Math.min(values.length - 1, Math.floor(p * values.length))]
+    console.error(
+      name.padEnd(28),
+      `p50 ${at(0.5)?.toFixed(1)} ms  p99 ${at(0.99)?.toFixed(1)} ms  (n=${values.length})`,
+    )
+  }
+}
+
+/** CPU time (user + system) a process has used so far, from /proc. */
+function processCpuMs(pid: number): number {
+  const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ')
+  // utime and stime are fields 14 and 15 of stat, 12 and 13 after the command name.
+  return ((Number(fields[11]) + Number(fields[12])) * 1000) / 100
+}
+
+/** Counts the JSON-RPC calls this process sends to anvil by method (BENCH_RPC_STATS=1). */
+function countRpcCalls(rpcUrl: string) {
+  const stats = new Map<string, number>()
+  const original = globalThis.fetch
+  globalThis.fetch = (input, init) => {
+    if (String(input instanceof Request ? input.url : input).startsWith(rpcUrl)) {
+      try {
+        const body = JSON.parse(String(init?.body)) as { method: string } | { method: string }[]
+        for (const call of Array.isArray(body) ? body : [body]) {
+          stats.set(call.method, (stats.get(call.method) ?? 0) + 1)
+        }
+      } catch {
+        stats.set('(unreadable)', (stats.get('(unreadable)') ?? 0) + 1)
+      }
+    }
+    return original(input, init)
+  }
+  return {
+    print() {
+      for (const [method, n] of [...stats].sort((a, b) => b[1] - a[1])) {
+        console.error(String(n).padStart(7), method)
+      }
+    },
+  }
 }
 
 /** Counts the node's statements by text (BENCH_QUERY_STATS=1), printed to stderr. */

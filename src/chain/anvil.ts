@@ -1,5 +1,6 @@
 import { type ChildProcess, spawn } from 'node:child_process'
 import { createRequire } from 'node:module'
+import { type AddressInfo, createServer } from 'node:net'
 import { dirname, join } from 'node:path'
 import { BaseError } from '../errors.ts'
 
@@ -73,14 +74,34 @@ export const ANVIL_PRIVATE_KEYS = [
 /**
  * Starts anvil on 127.0.0.1 and resolves once it accepts JSON-RPC. The returned `stop()` kills
  * it; it is also killed when this process exits.
+ *
+ * Anvil runs with `--quiet`: its log line for every call and every mined transaction costs it
+ * about a third of its throughput. A quiet anvil does not print the port it bound, so the port
+ * is chosen here (a free one from the system) and anvil is started on it; should another
+ * process take it in between, anvil exits and a fresh port is tried.
  */
 export async function startAnvil(params: StartAnvilParameters = {}): Promise<Anvil> {
+  const attempts = params.port ? 1 : 3
+  for (let attempt = 1; ; attempt++) {
+    const port = params.port || (await freePort())
+    try {
+      return await launch(port, params)
+    } catch (err) {
+      if (attempt >= attempts || !(err instanceof AnvilExitedError)) throw err
+    }
+  }
+}
+
+class AnvilExitedError extends AnvilError {}
+
+function launch(port: number, params: StartAnvilParameters): Promise<Anvil> {
   const chainId = params.chainId ?? 31337
   const args = [
+    '--quiet',
     '--host',
     '127.0.0.1',
     '--port',
-    String(params.port ?? 0),
+    String(port),
     '--chain-id',
     String(chainId),
     '--accounts',
@@ -101,64 +122,69 @@ export async function startAnvil(params: StartAnvilParameters = {}): Promise<Anv
     clearTimeout(timer)
   }
 
+  // A quiet anvil prints only errors; keep the last of them for the error message, and keep
+  // draining so a full pipe never blocks it.
   let output = ''
-  try {
-    const port = await new Promise<number>((resolve, reject) => {
-      const timer = setTimeout(
-        () =>
-          reject(new AnvilError('anvil did not start in time', { details: output.slice(-2000) })),
-        params.timeoutMs ?? 15_000,
-      )
-      const onData = (chunk: Buffer) => {
-        output += chunk.toString()
-        const match = /Listening on 127\.0\.0\.1:(\d+)/.exec(output)
-        if (match) {
-          clearTimeout(timer)
-          resolve(Number(match[1]))
-        }
-      }
-      child.stdout.on('data', onData)
-      child.stderr.on('data', (chunk: Buffer) => {
-        output += chunk.toString()
-      })
-      child.once('error', (cause) => {
-        clearTimeout(timer)
-        reject(new AnvilError('anvil could not be started', { cause }))
-      })
-      child.once('exit', (code) => {
-        clearTimeout(timer)
-        reject(new AnvilError(`anvil exited with code ${code}`, { details: output.slice(-2000) }))
-      })
-    })
-    // Keep draining output so a full pipe never blocks anvil.
-    child.stdout.removeAllListeners('data')
-    child.stdout.resume()
-    child.stderr.resume()
-    const rpcUrl = `http://127.0.0.1:${port}`
-    await waitForRpc(rpcUrl, params.timeoutMs ?? 15_000)
-    return { rpcUrl, port, chainId, process: child, stop }
-  } catch (err) {
-    await stop()
-    throw err
+  const collect = (chunk: Buffer) => {
+    output = (output + chunk.toString()).slice(-2000)
   }
+  child.stdout.on('data', collect)
+  child.stderr.on('data', collect)
+  const timeoutMs = params.timeoutMs ?? 15_000
+  const rpcUrl = `http://127.0.0.1:${port}`
+  const abort = new AbortController()
+  const failed = new Promise<never>((_, reject) => {
+    const timer = setTimeout(
+      () => reject(new AnvilError('anvil did not start in time', { details: output })),
+      timeoutMs,
+    )
+    abort.signal.addEventListener('abort', () => clearTimeout(timer))
+    child.once('error', (cause) => reject(new AnvilError('anvil could not be started', { cause })))
+    child.once('exit', (code) =>
+      reject(new AnvilExitedError(`anvil exited with code ${code}`, { details: output })),
+    )
+  })
+  return Promise.race([waitForRpc(rpcUrl, chainId, abort.signal), failed]).then(
+    () => {
+      abort.abort()
+      return { rpcUrl, port, chainId, process: child, stop }
+    },
+    async (err) => {
+      abort.abort()
+      await stop()
+      throw err
+    },
+  )
 }
 
-async function waitForRpc(rpcUrl: string, timeoutMs: number): Promise<void> {
-  const deadline = Date.now() + timeoutMs
-  let last: unknown
-  while (Date.now() < deadline) {
+/** A port on 127.0.0.1 that nothing listens on at the moment of asking. */
+function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer()
+    server.once('error', reject)
+    server.listen(0, '127.0.0.1', () => {
+      const { port } = server.address() as AddressInfo
+      server.close(() => resolve(port))
+    })
+  })
+}
+
+/** Resolves once `rpcUrl` answers `eth_chainId` with `chainId` (anvil's, not another's). */
+async function waitForRpc(rpcUrl: string, chainId: number, signal: AbortSignal): Promise<void> {
+  while (!signal.aborted) {
     try {
       const res = await fetch(rpcUrl, {
         method: 'POST',
         headers: { 'content-type': 'application/json' },
         body: JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'eth_chainId', params: [] }),
+        // Whatever holds the port may accept and never answer.
+        signal: AbortSignal.any([signal, AbortSignal.timeout(1000)]),
       })
-      if (res.ok) return
-      last = new Error(`HTTP ${res.status}`)
-    } catch (err) {
-      last = err
+      const body = (await res.json()) as { result?: string }
+      if (res.ok && body.result !== undefined && Number(body.result) === chainId) return
+    } catch {
+      // Not listening yet.
     }
-    await new Promise((r) => setTimeout(r, 50))
+    await new Promise((r) => setTimeout(r, 20))
   }
-  throw new AnvilError('anvil did not answer JSON-RPC in time', { cause: last })
 }

@@ -50,6 +50,7 @@ const EXPECTED_DEFAULTS: NodeConfig = {
     bumpPercent: 20,
     confirmations: 1,
     defaultGasLimit: 500000,
+    maxInFlight: 64,
   },
   jobs: { maxTaskDurationMs: 30000, minIncomingConfirmations: 0 },
   security: { allowUnrestrictedNetworkAccess: false },
@@ -156,6 +157,7 @@ level = "verbose"
 [txm]
 bumpPercent = 5
 feeCapGwei = -1
+maxInFlight = 0
 [security]
 allowUnrestrictedNetworkAccess = "yes"
 [api]
@@ -170,6 +172,7 @@ sessionTtlHours = 1979-05-27
       'node.toml:log.level: expected one of trace, debug, info, warn, error, fatal, silent, got "verbose"',
       'node.toml:txm.feeCapGwei: expected a number above 0 and at most 1000000, got -1',
       'node.toml:txm.bumpPercent: expected an integer from 10 to 1000 (nodes reject replacements bumped by less than 10%), got 5',
+      'node.toml:txm.maxInFlight: expected an integer from 1 to 100000, got 0',
       'node.toml:security.allowUnrestrictedNetworkAccess: expected true or false, got "yes"',
       'node.toml:api.sessionTtlHours: expected an integer from 1 to 8760, got a date',
     ]

@@ -50,6 +50,8 @@ export type NodeConfig = {
     bumpPercent: number
     confirmations: number
     defaultGasLimit: number
+    /** Most transactions per key sent and not yet confirmed; the rest wait their turn. */
+    maxInFlight: number
   }
   jobs: { maxTaskDurationMs: number; minIncomingConfirmations: number }
   security: { allowUnrestrictedNetworkAccess: boolean }
@@ -219,6 +221,9 @@ const FileConfigSchema = z.strictObject({
     ),
     confirmations: integer(1, 1000).default(1),
     defaultGasLimit: integer(21_000, 100_000_000).default(500_000),
+    // A geth node keeps 16 executable transactions per account for sure, more while its pool
+    // has room; a node that sends faster than its chain mines raises this, or adds keys.
+    maxInFlight: integer(1, 100_000).default(64),
   }),
   jobs: section({
     maxTaskDurationMs: integer(1, 3_600_000).default(30_000),

@@ -170,6 +170,7 @@ export async function startNode(params: StartNodeParameters): Promise<OracleNode
       bumpPercent: config.txm.bumpPercent,
       confirmations: config.txm.confirmations,
       defaultGasLimit: BigInt(config.txm.defaultGasLimit),
+      maxInFlight: config.txm.maxInFlight,
     })
     txm.start(config.chain.pollIntervalMs)
     cleanup.push(() => txm.stop())
@@ -206,7 +207,12 @@ export async function startNode(params: StartNodeParameters): Promise<OracleNode
     const directRequest = createDirectRequestService(common, {
       subscribe: (sub) => broadcaster.subscribe(sub),
       runs,
-      enqueueTx: (req) => txm.enqueue(req),
+      // Queued and committed: send it now, not at the next poll.
+      enqueueTx: async (req) => {
+        const queued = await txm.enqueue(req)
+        txm.wake()
+        return queued
+      },
       taskDeps,
       defaultGasLimit: BigInt(config.txm.defaultGasLimit),
       defaultTimeoutMs: config.jobs.maxTaskDurationMs,

@@ -414,14 +414,15 @@ export function createTxm(common: Common, options: TxmOptions): Txm {
    * Nonce assignment and first attempts. Transactions holding a nonce that no node accepted yet
    * go first, one after the other, stopping at the first refusal; then the oldest queued ones
    * get the next nonces together (up to `maxInFlight` unconfirmed), are signed, persisted in
-   * one statement and sent together.
+   * one statement and sent together. Returns whether the in-flight window left queued ones
+   * waiting (so that a pass which then confirms some can send again).
    */
   async function sendQueued(
     from: Address,
     ks: KeyState,
     ctx: TickContext,
     open: readonly TxWithAttempts[],
-  ): Promise<void> {
+  ): Promise<boolean> {
     const waiting = open.filter((t) => !t.attempts.some((a) => a.state === 'broadcast'))
     for (const tx of waiting) {
       // By construction at most one attempt exists here, in_progress (persisted, maybe sent by
@@ -429,15 +430,18 @@ export function createTxm(common: Common, options: TxmOptions): Txm {
       let attempt = tx.attempts.at(-1)
       if (!attempt) {
         const decision = await firstFees(ctx)
-        if (!decision.ok) return waitForFees([tx], decision.error)
+        if (!decision.ok) {
+          await waitForFees([tx], decision.error)
+          return false
+        }
         ;[attempt] = await signAndPersist([tx], decision.fees)
       }
       const [ok] = await sendAll([{ tx, attempt: attempt!, kind: 'first' }], ks, ctx)
-      if (!ok) return
+      if (!ok) return false
     }
-    if (ks.disabled) return
+    if (ks.disabled) return false
     const room = maxInFlight - open.length
-    if (room <= 0) return
+    if (room <= 0) return true
     // Idle key: catch up with nonces used outside this node.
     const atLeast = open.length === 0 ? await nonceAt(client, from, 'pending') : undefined
     const { assigned, refused: tooBig } = await assignNonces(db, {
@@ -452,18 +456,22 @@ export function createTxm(common: Common, options: TxmOptions): Txm {
       metrics.fatal.inc(label)
       log.error({ tx_id: String(tx.id), from, err: tx.error }, 'transaction failed')
     }
-    if (assigned.length === 0) return
+    if (assigned.length === 0) return false
     for (const tx of assigned) {
       log.info({ tx_id: String(tx.id), nonce: tx.nonce, from }, 'nonce assigned')
     }
     const decision = await firstFees(ctx)
-    if (!decision.ok) return waitForFees(assigned, decision.error)
+    if (!decision.ok) {
+      await waitForFees(assigned, decision.error)
+      return false
+    }
     const attempts = await signAndPersist(assigned, decision.fees)
     await sendAll(
       assigned.map((tx, i) => ({ tx, attempt: attempts[i]!, kind: 'first' as const })),
       ks,
       ctx,
     )
+    return assigned.length === room
   }
 
   async function waitForFees(txs: readonly Tx[], error: string): Promise<void> {
@@ -643,38 +651,48 @@ export function createTxm(common: Common, options: TxmOptions): Txm {
   async function processKey(from: Address, ctx: TickContext): Promise<void> {
     const ks = await cachedKeyState(from)
     let open = await unconfirmedWithAttempts(db, chainId, from)
-    if (open.length > 0) {
-      const before = open
-      const latestNonce = await nonceAt(client, from, 'latest')
-      const done = await checkReceipts(
-        from,
-        open.filter((t) => t.nonce !== null && t.nonce < latestNonce),
-      )
-      open = open.filter((t) => !done.has(t.id))
-      // The key's queue moves while its mined nonce advances: count blocks from then.
-      const moved = progress.get(from)
-      if (moved?.nonce !== latestNonce) {
-        // First sight (start, or the key just got work): if some of the open transactions were
-        // mined meanwhile the queue is moving now (their blocks are the ones since the others
-        // were sent); if none was, no constraint beyond the broadcast blocks (e.g. a transaction
-        // stuck since before a restart).
-        const queueMoved = before.some((t) => t.nonce !== null && t.nonce < latestNonce)
-        progress.set(from, {
-          nonce: latestNonce,
-          block: moved || queueMoved ? ctx.head.number : 0n,
-        })
-      }
-      await bumpAndResend(
-        from,
-        ks,
-        open.filter((t) => t.nonce !== null && t.nonce >= latestNonce),
-        ctx,
-        progress.get(from)!.block,
-      )
-      const live = new Set(open.flatMap((t) => t.attempts.map((a) => a.id)))
-      for (const id of lostChecked.keys()) if (!live.has(id)) lostChecked.delete(id)
+    // New work goes out first, before the receipts of earlier work are looked at: that is
+    // what the latency of an answer is made of.
+    const full = await sendQueued(from, ks, ctx, open)
+    if (open.length === 0) return
+    // Attempts made just now for transactions that held a nonce without one (after a crash, or
+    // a filler) are needed by the receipt check: read them back. Rare, so read only then.
+    if (open.some((t) => !t.attempts.some((a) => a.state === 'broadcast'))) {
+      open = await unconfirmedWithAttempts(db, chainId, from)
     }
-    await sendQueued(from, ks, ctx, open)
+    const before = open
+    const latestNonce = await nonceAt(client, from, 'latest')
+    const done = await checkReceipts(
+      from,
+      open.filter((t) => t.nonce !== null && t.nonce < latestNonce),
+    )
+    open = open.filter((t) => !done.has(t.id))
+    // The key's queue moves while its mined nonce advances: count blocks from then.
+    const moved = progress.get(from)
+    if (moved?.nonce !== latestNonce) {
+      // First sight (start, or the key just got work): if some of the open transactions were
+      // mined meanwhile the queue is moving now (their blocks are the ones since the others
+      // were sent); if none was, no constraint beyond the broadcast blocks (e.g. a transaction
+      // stuck since before a restart).
+      const queueMoved = before.some((t) => t.nonce !== null && t.nonce < latestNonce)
+      progress.set(from, {
+        nonce: latestNonce,
+        block: moved || queueMoved ? ctx.head.number : 0n,
+      })
+    }
+    await bumpAndResend(
+      from,
+      ks,
+      open.filter((t) => t.nonce !== null && t.nonce >= latestNonce),
+      ctx,
+      progress.get(from)!.block,
+    )
+    const live = new Set(open.flatMap((t) => t.attempts.map((a) => a.id)))
+    for (const id of lostChecked.keys()) if (!live.has(id)) lostChecked.delete(id)
+    // The window was full and confirmations made room: fill it now rather than next pass.
+    if (full && done.size > 0) {
+      await sendQueued(from, ks, ctx, await unconfirmedWithAttempts(db, chainId, from))
+    }
   }
 
   async function runTick(): Promise<void> {
