@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict'
+import { createServer as createHttpServer } from 'node:http'
 import { createServer } from 'node:net'
 import { describe, it } from 'node:test'
 import { startAnvil } from './anvil.ts'
@@ -44,6 +45,28 @@ describe('startAnvil', () => {
       })
     } finally {
       server.close()
+    }
+  })
+
+  it('never hands back another process that answers on its port for the same chain', async () => {
+    // A JSON-RPC server that claims to be chain 31337 holds the port first.
+    const impostor = createHttpServer((_req, res) => {
+      res.setHeader('content-type', 'application/json')
+      res.end(JSON.stringify({ jsonrpc: '2.0', id: 1, result: '0x7a69' }))
+    })
+    await new Promise<void>((resolve) => impostor.listen(0, '127.0.0.1', resolve))
+    const { port } = impostor.address() as { port: number }
+    try {
+      await assert.rejects(startAnvil({ port }), (err: Error) => {
+        assert.equal(err.name, 'AnvilError')
+        assert.match(
+          err.message,
+          process.platform === 'linux' ? /port \d+ is held by another process/ : /./,
+        )
+        return true
+      })
+    } finally {
+      impostor.close()
     }
   })
 })

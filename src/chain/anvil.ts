@@ -1,4 +1,5 @@
 import { type ChildProcess, spawn } from 'node:child_process'
+import { readdir, readFile, readlink } from 'node:fs/promises'
 import { createRequire } from 'node:module'
 import { type AddressInfo, createServer } from 'node:net'
 import { dirname, join } from 'node:path'
@@ -144,7 +145,15 @@ function launch(port: number, params: StartAnvilParameters): Promise<Anvil> {
       reject(new AnvilExitedError(`anvil exited with code ${code}`, { details: output })),
     )
   })
-  return Promise.race([waitForRpc(rpcUrl, chainId, abort.signal), failed]).then(
+  const ready = async () => {
+    await waitForRpc(rpcUrl, chainId, abort.signal)
+    // Another anvil (same chain id) may hold the port while this one fails to bind it: where
+    // the system tells which process owns a socket, make sure it is this one.
+    if ((await listenerOwner(port, child.pid)) === 'other') {
+      throw new AnvilExitedError(`port ${port} is held by another process`)
+    }
+  }
+  return Promise.race([ready(), failed]).then(
     () => {
       abort.abort()
       return { rpcUrl, port, chainId, process: child, stop }
@@ -155,6 +164,39 @@ function launch(port: number, params: StartAnvilParameters): Promise<Anvil> {
       throw err
     },
   )
+}
+
+/**
+ * Whether the socket listening on 127.0.0.1:`port` belongs to process `pid`, from Linux's
+ * /proc (the listener's inode among the process's open sockets); 'unknown' elsewhere.
+ */
+async function listenerOwner(
+  port: number,
+  pid: number | undefined,
+): Promise<'this' | 'other' | 'unknown'> {
+  if (process.platform !== 'linux' || pid === undefined) return 'unknown'
+  try {
+    const local = `0100007F:${port.toString(16).toUpperCase().padStart(4, '0')}`
+    const table = await readFile('/proc/net/tcp', 'utf8')
+    const inodes = table
+      .split('\n')
+      .slice(1)
+      .map((line) => line.trim().split(/\s+/))
+      // local_address, state 0A (LISTEN), inode
+      .filter((f) => f[1] === local && f[3] === '0A')
+      .map((f) => f[9])
+    if (inodes.length === 0) return 'unknown'
+    const fds = await readdir(`/proc/${pid}/fd`)
+    const sockets = new Set<string>()
+    for (const fd of fds) {
+      const target = await readlink(`/proc/${pid}/fd/${fd}`).catch(() => '')
+      const match = /^socket:\[(\d+)\]$/.exec(target)
+      if (match) sockets.add(match[1]!)
+    }
+    return inodes.some((inode) => inode !== undefined && sockets.has(inode)) ? 'this' : 'other'
+  } catch {
+    return 'unknown'
+  }
 }
 
 /** A port on 127.0.0.1 that nothing listens on at the moment of asking. */
