@@ -22,11 +22,12 @@
  *   anvil_empty_block_ms: what one empty block costs anvil after the run.
  *
  * BENCH_POLL_MS sets the node's chain.pollIntervalMs (default 20), BENCH_MAX_IN_FLIGHT its
- * txm.maxInFlight (default 4096), BENCH_MAX_PENDING the requests sent but not yet mined
+ * txm.maxInFlight (default 256), BENCH_MAX_PENDING the requests sent but not yet mined
  * (default 32), BENCH_CONSUMERS the PriceConsumer contracts (default 4), BENCH_PRESIGN the
  * requests signed before the window; for looking inside, BENCH_LOG=<level> shows the node's
  * log, BENCH_QUERY_STATS=1 prints the node's statements by count, BENCH_RPC_STATS=1 its
- * JSON-RPC calls by method and BENCH_STAGES=1 where the latency goes (all to stderr).
+ * JSON-RPC calls by method, BENCH_STAGES=1 where the latency goes and BENCH_STALLS=1 the
+ * pool at each automine stall (all to stderr).
  */
 
 import { type ChildProcess, spawn } from 'node:child_process'
@@ -351,12 +352,13 @@ async function main(blockMs: number | undefined) {
       // On automine a block is a transaction, not a time: hundreds a second. The default of 3
       // blocks (half a minute on mainnet) would replace transactions that are merely waiting
       // for anvil to mine them (BENCH_BUMP_AFTER_BLOCKS).
-      // Anvil's pool takes any number of a key's transactions; with the default 64 in flight the
-      // node's answers would queue in its own table behind the chain (BENCH_MAX_IN_FLIGHT).
+      // With the default 64 in flight, the node's answers queued in its own table behind the
+      // chain. Unbounded (4096), on automine, a thousand of them gathered in anvil's pool now
+      // and then and anvil slowed down for the rest of the run (BENCH_MAX_IN_FLIGHT).
       txm: {
         ...base.txm,
         bumpAfterBlocks: Number(process.env.BENCH_BUMP_AFTER_BLOCKS ?? 500),
-        maxInFlight: Number(process.env.BENCH_MAX_IN_FLIGHT ?? 4096),
+        maxInFlight: Number(process.env.BENCH_MAX_IN_FLIGHT ?? 256),
       },
       database: { url: database?.url ?? '' },
       http: { host: '127.0.0.1', port: 0 },
@@ -445,6 +447,16 @@ async function main(blockMs: number | undefined) {
         ])
         const pending = Number(status.pending) > 0
         if (pending && pendingBefore && block === lastBlock) {
+          // BENCH_STALLS=1: what anvil's pool held when it stopped mining.
+          if (process.env.BENCH_STALLS) {
+            const [owner, node] = await Promise.all(
+              [chain.owner, chain.node].map(async (c) => [
+                await c.getTransactionCount({ address: c.account.address, blockTag: 'latest' }),
+                await c.getTransactionCount({ address: c.account.address, blockTag: 'pending' }),
+              ]),
+            )
+            console.error('stall', JSON.stringify(status), 'sender', owner, 'node', node)
+          }
           await chain.owner.request({ method: 'evm_mine', params: [] } as never)
           stallMines++
         }
