@@ -611,11 +611,15 @@ async function printStages(db: Queryable, minedAt: Map<string, number>) {
   }
 }
 
-/** CPU time (user + system) a process has used so far, from /proc. */
+/** CPU time (user + system) a process has used so far, from Linux's /proc; NaN elsewhere. */
 function processCpuMs(pid: number): number {
-  const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ')
-  // utime and stime are fields 14 and 15 of stat, 12 and 13 after the command name.
-  return ((Number(fields[11]) + Number(fields[12])) * 1000) / 100
+  try {
+    const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ')
+    // utime and stime are fields 14 and 15 of stat, 12 and 13 after the command name.
+    return ((Number(fields[11]) + Number(fields[12])) * 1000) / 100
+  } catch {
+    return Number.NaN
+  }
 }
 
 /** Counts the JSON-RPC calls this process sends to anvil by method (BENCH_RPC_STATS=1). */

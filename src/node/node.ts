@@ -207,12 +207,7 @@ export async function startNode(params: StartNodeParameters): Promise<OracleNode
     const directRequest = createDirectRequestService(common, {
       subscribe: (sub) => broadcaster.subscribe(sub),
       runs,
-      // Queued and committed: send it now, not at the next poll.
-      enqueueTx: async (req) => {
-        const queued = await txm.enqueue(req)
-        txm.wake()
-        return queued
-      },
+      enqueueTx: (req) => txm.enqueue(req),
       taskDeps,
       defaultGasLimit: BigInt(config.txm.defaultGasLimit),
       defaultTimeoutMs: config.jobs.maxTaskDurationMs,

@@ -109,7 +109,8 @@ export type TxmOptions = {
 export type Txm = {
   /**
    * Queues a transaction (`unstarted`), in `tx` when given so it commits with the caller's
-   * work. The same idempotency key returns the existing transaction (`created: false`).
+   * work (then call `wake()` after the commit). Without `tx` the running manager is woken.
+   * The same idempotency key returns the existing transaction (`created: false`).
    */
   enqueue(req: TxRequest, tx?: Queryable): Promise<{ id: bigint; created: boolean }>
   /** One pass over every key with work: nonces, attempts, receipts, bumps, re-sends. */
@@ -235,6 +236,9 @@ export function createTxm(common: Common, options: TxmOptions): Txm {
       idempotencyKey: req.idempotencyKey,
     }
     const { tx, created } = q ? await insertTx(q, row) : await inserting.add(row)
+    // Committed already (no caller's transaction): send it now, not at the next poll. A caller
+    // with a transaction wakes the manager once it has committed.
+    if (!q && created) wake()
     const fields = { tx_id: String(tx.id), from: tx.from, idempotency_key: req.idempotencyKey }
     if (created) {
       log.info(fields, 'transaction queued')
