@@ -23,6 +23,7 @@ import { createCommitRevealRepository } from '../store/commitreveal.ts'
 import { createCredentialRepository } from '../store/credentials.ts'
 import { openDatabase } from '../store/db.ts'
 import { createJobRepository, type Job } from '../store/jobs.ts'
+import { startMaintenance } from '../store/maintenance.ts'
 import { createOcaRepository, type OcaRepository, openSealingKey } from '../store/oca.ts'
 import { ensureP2pKey } from '../store/p2p-key.ts'
 import { createRunRepository } from '../store/runs.ts'
@@ -87,30 +88,6 @@ export type OracleNode = {
   /** Addresses of the keys the node sends from. */
   keys: string[]
   stop(): Promise<void>
-}
-
-/**
- * PGlite runs no autovacuum: without it, the planner keeps the estimates of empty tables and
- * scans whole indexes as the tables grow, and dead rows pile up. The node vacuums and analyzes
- * every `intervalMs` (a Postgres server does this itself). Returns the stop function.
- */
-export function startMaintenance(common: Common, intervalMs = 20_000): () => Promise<void> {
-  const { db, logger } = common
-  if (db.kind !== 'pglite') return async () => {}
-  let running: Promise<void> | undefined
-  const timer = setInterval(() => {
-    running ??= db
-      .exec('VACUUM ANALYZE')
-      .catch((err: unknown) => logger.warn({ err }, 'database maintenance failed'))
-      .finally(() => {
-        running = undefined
-      })
-  }, intervalMs)
-  timer.unref()
-  return async () => {
-    clearInterval(timer)
-    await running
-  }
 }
 
 export async function startNode(params: StartNodeParameters): Promise<OracleNode> {

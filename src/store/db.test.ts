@@ -66,6 +66,7 @@ describe(`database (${process.env.DATABASE_URL ? 'Postgres server' : 'PGlite'})`
       assert.ok(e instanceof DatabaseError)
       assert.match(e.message, /no_such_table/)
       assert.match(e.details ?? '', /SELECT \* FROM no_such_table/)
+      assert.match(e.details ?? '', /SQLSTATE 42P01/)
       return true
     })
   })
