@@ -76,7 +76,7 @@ describe('parseConfig', () => {
 dataDir = "/var/lib/orakel"
 [chain]
 id = 1
-rpcUrls = ["https://rpc.example", "wss://ws.example/v1"]
+rpcUrls = ["https://rpc.example", "http://backup.example:8545/v1"]
 [http]
 port = 0
 [log]
@@ -91,7 +91,7 @@ allowUnrestrictedNetworkAccess = true
     assert.deepEqual(config.chain, {
       ...EXPECTED_DEFAULTS.chain,
       id: 1,
-      rpcUrls: ['https://rpc.example', 'wss://ws.example/v1'],
+      rpcUrls: ['https://rpc.example', 'http://backup.example:8545/v1'],
     })
     assert.deepEqual(config.http, { host: '127.0.0.1', port: 0 })
     assert.equal(config.log.level, 'debug')
@@ -150,7 +150,7 @@ a = 1
 dataDir = ""
 [chain]
 id = "mainnet"
-rpcUrls = ["http://ok", "ftp://nope"]
+rpcUrls = ["http://ok", "wss://not.yet"]
 pollIntervalMs = 1.5
 [log]
 level = "verbose"
@@ -167,7 +167,7 @@ sessionTtlHours = 1979-05-27
     const expected = [
       'node.toml:node.dataDir: expected a non-empty string, got ""',
       'node.toml:chain.id: expected an integer from 1 to 9007199254740991, got "mainnet"',
-      'node.toml:chain.rpcUrls[1]: expected an http(s):// or ws(s):// URL',
+      'node.toml:chain.rpcUrls[1]: expected an http(s):// URL (WebSocket URLs are not supported)',
       'node.toml:chain.pollIntervalMs: expected an integer from 10 to 3600000, got 1.5',
       'node.toml:log.level: expected one of trace, debug, info, warn, error, fatal, silent, got "verbose"',
       'node.toml:txm.feeCapGwei: expected a number above 0 and at most 1000000, got -1',

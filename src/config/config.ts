@@ -144,12 +144,14 @@ function isUrl(v: string, protocols: string[]): boolean {
   }
 }
 
-const RPC_PROTOCOLS = ['http:', 'https:', 'ws:', 'wss:']
+// HTTP only: the node's RPC pool speaks JSON-RPC over HTTP (a ws:// URL was accepted here
+// once and then failed every request; see docs/decisions.md).
+const RPC_PROTOCOLS = ['http:', 'https:']
 const POSTGRES_PROTOCOLS = ['postgres:', 'postgresql:']
 
 const rpcUrl = () => {
   // Not echoed: RPC URLs often carry an API key.
-  const message = 'expected an http(s):// or ws(s):// URL'
+  const message = 'expected an http(s):// URL (WebSocket URLs are not supported)'
   return z.string({ error: message }).refine((v) => isUrl(v, RPC_PROTOCOLS), { error: message })
 }
 
