@@ -10,7 +10,8 @@ import type { Db } from './db.ts'
  * vacuums or analyzes only the tables past a threshold, one table and one statement at a time.
  * PGlite runs one statement at a time for the whole node, so a statement here delays every
  * query queued behind it: a single `VACUUM ANALYZE` of the database held the node for 120–230
- * ms every 20 s under load; per table and only when due, each statement takes a few ms.
+ * ms every 20 s under load; per table and only when due, a statement takes a few ms to about 25 ms
+ * (ANALYZE of 9,000 transactions with the smaller sample below: 23 ms, against 85 ms).
  */
 
 /** When a table is due, as in Postgres's autovacuum: `base + scale × live rows`. */
@@ -42,7 +43,7 @@ export const DEFAULT_THRESHOLDS: MaintenanceThresholds = {
  * Rows sampled per column by ANALYZE are 300 × this target. The default (100) reads up to
  * 30,000 rows, wide JSON and calldata included: 50–90 ms for a 9,000-row table of
  * transactions. The node's queries filter on a few narrow columns, for which 3,000 rows are
- * plenty.
+ * plenty (measured: 23 ms instead of 85 ms for 9,000 transactions).
  */
 const STATISTICS_TARGET = 10
 
