@@ -115,14 +115,14 @@ describe(`commit–reveal committee of 4 nodes (${process.env.DATABASE_URL ? 'Po
       const mine = (await reveals(roundId)).find((x) => x.oracle === n.address)
       const expected = BigInt(Math.round(Number(PRICES[i]) * 100))
       assert.equal(mine?.value, expected, `node ${i}`)
-      const kinds = n.events
-        .filter((e) => 'roundId' in e && e.roundId === roundId)
-        .map((e) => e.kind)
-      assert.deepEqual(
-        kinds.slice(0, 3),
-        ['round-started', 'committed', 'revealed'],
-        `node ${i}: ${kinds}`,
+      const kinds = () =>
+        n.events.filter((e) => 'roundId' in e && e.roundId === roundId).map((e) => e.kind)
+      // A late revealer may see the round finalized (by the first three) before its own
+      // reveal is recorded: only the reveal itself, after the commit, is required.
+      await waitFor(`node ${i}'s reveal`, async () =>
+        kinds().includes('revealed') ? true : undefined,
       )
+      assert.deepEqual(kinds().slice(0, 2), ['round-started', 'committed'], `node ${i}: ${kinds()}`)
       await waitFor(`node ${i} to see the answer`, () =>
         n.events.some((e) => e.kind === 'finalized' && e.roundId === roundId && e.answer === answer)
           ? true
