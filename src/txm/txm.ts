@@ -236,9 +236,6 @@ export function createTxm(common: Common, options: TxmOptions): Txm {
       idempotencyKey: req.idempotencyKey,
     }
     const { tx, created } = q ? await insertTx(q, row) : await inserting.add(row)
-    // Committed already (no caller's transaction): send it now, not at the next poll. A caller
-    // with a transaction wakes the manager once it has committed.
-    if (!q && created) wake()
     const fields = { tx_id: String(tx.id), from: tx.from, idempotency_key: req.idempotencyKey }
     if (created) {
       log.info(fields, 'transaction queued')
@@ -794,7 +791,8 @@ export function createTxm(common: Common, options: TxmOptions): Txm {
   return {
     enqueue: async (req, q) => {
       const queued = await enqueue(req, q)
-      // Inside a caller's transaction the row is not visible yet: the caller wakes us after.
+      // Committed already (no caller's transaction): send it now, not at the next poll. Inside
+      // a caller's transaction the row is not visible yet: the caller wakes us after its commit.
       if (queued.created && q === undefined) wake()
       return queued
     },

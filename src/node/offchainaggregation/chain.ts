@@ -3,7 +3,6 @@ import { IOracleRegistryAbi, ThresholdAggregatorAbi } from '../../../artifacts/a
 import type { SchnorrSignature } from '../../crypto/schnorr.ts'
 import { BaseError } from '../../errors.ts'
 import { transmitArgs } from '../../oca/aggregator.ts'
-
 import type { Report } from '../../oca/report.ts'
 import type { Txm } from '../../txm/index.ts'
 
