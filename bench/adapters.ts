@@ -24,6 +24,7 @@ import http from 'node:http'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { createInterface } from 'node:readline'
+import { percentile } from './stats.ts'
 
 const CONCURRENCY = Number(process.env.BENCH_CONCURRENCY ?? 4)
 const DURATION_MS = Number(process.env.BENCH_DURATION_MS ?? 3000)
@@ -223,20 +224,12 @@ async function measure(request: () => Promise<void>): Promise<Measured> {
   if (firstError) console.error(firstError)
   const elapsed = performance.now() - started - WARMUP_MS
   durations.sort((a, b) => a - b)
-  const pct = (p: number) =>
-    durations.length === 0
-      ? null
-      : Number(
-          durations[
-            Math.min(durations.length - 1, Math.floor((p / 100) * durations.length))
-          ]!.toFixed(3),
-        )
   return {
     requests: durations.length,
     failures,
     perS: Math.round((durations.length / elapsed) * 1000),
-    p50: pct(50),
-    p99: pct(99),
+    p50: percentile(durations, 50, 3),
+    p99: percentile(durations, 99, 3),
   }
 }
 

@@ -51,6 +51,7 @@ import { ORACLE_REQUEST_TOPIC, specIdOf } from '../src/node/directrequest.ts'
 import { type OracleNode, startNode } from '../src/node/node.ts'
 import { openDatabase, type Queryable } from '../src/store/db.ts'
 import { testDatabaseUrl } from '../src/store/testing.ts'
+import { percentile } from './stats.ts'
 
 /**
  * The chains the node is measured on, one line each: `auto` (anvil's automine, a block per
@@ -529,14 +530,6 @@ async function main(blockMs: number | undefined) {
       .filter(([id]) => answers.has(id))
       .map(([id, at]) => answers.get(id)! - at)
       .sort((a, b) => a - b)
-    const pct = (p: number) =>
-      latencies.length === 0
-        ? null
-        : Number(
-            latencies[
-              Math.min(latencies.length - 1, Math.floor((p / 100) * latencies.length))
-            ]!.toFixed(1),
-          )
     const answered = [...answers.values()].filter(
       (at) => at >= report.windowStart && at <= report.windowEnd,
     ).length
@@ -554,8 +547,8 @@ async function main(blockMs: number | undefined) {
         answered,
         answered_per_s: Math.round(answered / seconds),
         unanswered: inWindow.length - latencies.length,
-        latency_p50_ms: pct(50),
-        latency_p99_ms: pct(99),
+        latency_p50_ms: percentile(latencies, 50),
+        latency_p99_ms: percentile(latencies, 99),
         peak_rss_mb: Math.round(peakRss / 2 ** 20),
         node_cpu_ms_per_answer: Number((cpuMs / answers.size).toFixed(2)),
         anvil_stall_mines: stallMines,
@@ -603,10 +596,9 @@ async function printStages(db: Queryable, minedAt: Map<string, number>) {
   }
   for (const [name, values] of Object.entries(stages)) {
     values.sort((a, b) => a - b)
-    const at = (p: number) => values[Math.min(values.length - 1, Math.floor(p * values.length))]
     console.error(
       name.padEnd(28),
-      `p50 ${at(0.5)?.toFixed(1)} ms  p99 ${at(0.99)?.toFixed(1)} ms  (n=${values.length})`,
+      `p50 ${percentile(values, 50)} ms  p99 ${percentile(values, 99)} ms  (n=${values.length})`,
     )
   }
 }

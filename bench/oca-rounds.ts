@@ -26,20 +26,22 @@
  * All n members share this process (and its cores): at large n the figures include every other
  * member's computation, so they are an upper bound on what one node on its own machine sees.
  */
+
 import pino from 'pino'
 import { startLocalMembers } from '../src/oca/local-committee.ts'
 import type { SignedRound } from '../src/oca/member.ts'
 import type { CommitteeHost } from '../src/p2p/host.ts'
+import { percentile } from './stats.ts'
 
 export type RoundFigures = {
   rounds: number
   views_per_round: number
   rounds_per_batch: number
   key_dkg_net_ms: number
-  round_p50_ms: number
-  round_p99_ms: number
-  round_all_p50_ms: number
-  round_all_p99_ms: number
+  round_p50_ms: number | null
+  round_p99_ms: number | null
+  round_all_p50_ms: number | null
+  round_all_p99_ms: number | null
   view_changes: number
   round_cpu_per_node_ms: number
   msgs_per_round: number
@@ -50,12 +52,6 @@ export type RoundFigures = {
 }
 
 const MAX_INSTANCES = 256
-
-function quantile(sorted: number[], q: number): number {
-  if (sorted.length === 0) return Number.NaN
-  const i = Math.min(sorted.length - 1, Math.ceil(q * sorted.length) - 1)
-  return sorted[Math.max(0, i)]!
-}
 
 /** Sum over hosts of the traffic of the types `pick` selects. */
 function traffic(hosts: CommitteeHost[], pick: (type: string) => boolean) {
@@ -171,10 +167,10 @@ export async function measureRounds(
       views_per_round: V,
       rounds_per_batch: R,
       key_dkg_net_ms: round1(committee.keyDkgMs),
-      round_p50_ms: round1(quantile(samples, 0.5)),
-      round_p99_ms: round1(quantile(samples, 0.99)),
-      round_all_p50_ms: round1(quantile(lastSigner, 0.5)),
-      round_all_p99_ms: round1(quantile(lastSigner, 0.99)),
+      round_p50_ms: percentile(samples, 50),
+      round_p99_ms: percentile(samples, 99),
+      round_all_p50_ms: percentile(lastSigner, 50),
+      round_all_p99_ms: percentile(lastSigner, 99),
       view_changes: viewChanges,
       round_cpu_per_node_ms: round1((cpu.user + cpu.system) / 1000 / perNodeRound),
       msgs_per_round: round1((oca.messages - ocaBefore.messages) / perNodeRound),

@@ -17,6 +17,7 @@ import { parseJobSpec } from '../src/pipeline/job-spec.ts'
 import { runPipeline } from '../src/pipeline/runner.ts'
 import type { TaskDeps } from '../src/pipeline/task.ts'
 import { TASKS } from '../src/pipeline/tasks/index.ts'
+import { percentile } from './stats.ts'
 
 const CONCURRENCY = Number(process.env.BENCH_CONCURRENCY ?? 4)
 const DURATION_MS = Number(process.env.BENCH_DURATION_MS ?? 3000)
@@ -120,12 +121,6 @@ for (const [name, spec] of Object.entries(cases)) {
   await Promise.all(Array.from({ length: CONCURRENCY }, worker))
   const elapsed = performance.now() - measureStart
   durations.sort((a, b) => a - b)
-  const pct = (p: number) =>
-    Number(
-      durations[Math.min(durations.length - 1, Math.floor((p / 100) * durations.length))]!.toFixed(
-        3,
-      ),
-    )
   console.log(
     JSON.stringify({
       bench: 'pipeline',
@@ -134,8 +129,8 @@ for (const [name, spec] of Object.entries(cases)) {
       runs,
       failures,
       runs_per_s: Math.round((runs / elapsed) * 1000),
-      run_p50_ms: pct(50),
-      run_p99_ms: pct(99),
+      run_p50_ms: percentile(durations, 50, 3),
+      run_p99_ms: percentile(durations, 99, 3),
     }),
   )
 }

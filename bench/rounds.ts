@@ -9,6 +9,7 @@
  *   npm run bench:rounds                      n = 4 and n = 7, 20 rounds each
  *   BENCH_ROUNDS=50 npm run bench:rounds
  */
+
 import { randomUUID } from 'node:crypto'
 import { readFileSync } from 'node:fs'
 import { createServer } from 'node:http'
@@ -27,16 +28,12 @@ import {
 } from '../src/chain/testing.ts'
 import { specIdOf } from '../src/node/directrequest.ts'
 import { type LocalNode, startLocalNode } from '../src/node/local.ts'
+import { percentile } from './stats.ts'
 
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 20)
 const SIZES = (process.env.BENCH_SIZES ?? '4,7').split(',').map(Number)
 const PAY = 10n ** 15n
 const SPEC = join(import.meta.dirname, '..', 'test', 'fixtures', 'commitreveal-request.toml')
-
-function percentile(sorted: number[], p: number): number {
-  const i = Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)
-  return Number((sorted[Math.max(0, i)] ?? 0).toFixed(1))
-}
 
 async function measure(chain: TestChain, n: number, sourceUrl: string) {
   const f = Math.floor((n - 1) / 3)
